@@ -1,0 +1,29 @@
+"""bayesgen: synthetic cancer-registry data from Bayesian networks fitted under differential privacy.
+
+Examples
+--------
+>>> import bayesgen as bg
+>>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+>>> dag = bg.Structure.load("structures/simulacrum_v2.yaml")
+>>> model = bg.Synthesizer(schema, structure=dag, epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0))
+>>> sorted(model.sample(50, rng=7))
+['SIM_AV_PATIENT', 'SIM_AV_TUMOUR']
+"""
+
+from bayesgen import datasets
+from bayesgen.errors import (
+    BayesgenError,
+    DataValidationError,
+    ModelFileError,
+    NotFittedError,
+    PrivacyBudgetError,
+    SchemaError,
+    StructureError,
+)
+from bayesgen.model import Synthesizer
+from bayesgen.privacy import PrivacyAccountant
+from bayesgen.schema import Schema
+from bayesgen.structure import Structure
+
+__all__ = ["BayesgenError", "DataValidationError", "ModelFileError", "NotFittedError", "PrivacyAccountant",
+           "PrivacyBudgetError", "Schema", "SchemaError", "Structure", "StructureError", "Synthesizer", "datasets"]

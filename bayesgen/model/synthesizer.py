@@ -1,0 +1,270 @@
+"""The public model: fit under differential privacy, sample registry-shaped tables, save and load."""
+
+from __future__ import annotations
+
+import math
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+import pandas as pd
+
+from bayesgen.errors import NotFittedError, SchemaError
+from bayesgen.files import resolve_resource
+from bayesgen.model.model_file import check_loaded, read_model_file, write_model_file
+from bayesgen.params.cpt import ConditionalTable
+from bayesgen.params.fit import fit_parameters
+from bayesgen.privacy.accountant import PrivacyAccountant
+from bayesgen.rng import RandomState, stream_keys
+from bayesgen.sampling.registry import RegistryPlan, sample_registry_codes
+from bayesgen.schema.decode import TableDecoder, day_numbers
+from bayesgen.schema.encode import encode_tables
+from bayesgen.schema.schema import Schema
+from bayesgen.structure.structure import Structure
+
+DEFAULT_CHUNK = 250_000
+
+
+def _package_version() -> str:
+    try:
+        return version("bayesgen")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+class Synthesizer:
+    """A Bayesian-network synthesizer of registry tables with a differential-privacy guarantee.
+
+    Parameters
+    ----------
+    schema : Schema
+        The declared, public schema.
+    structure : Structure, optional
+        The DAG; default: the shipped structure named like the schema.
+    epsilon : float
+        Total privacy budget; ``math.inf`` fits without noise (not private).
+    delta : float
+        With ``privacy="zcdp"``, the δ of the (ε, δ) guarantee.
+    privacy : {"pure", "zcdp"}
+        Pure ε-DP with discrete Laplace noise, or zCDP with discrete Gaussian noise.
+    allocation : {"size", "uniform"}
+        How the budget is split between families (see :mod:`bayesgen.params.allocation`).
+    rng : int, Generator or None
+        Default randomness for :meth:`sample`. DP noise is never seeded.
+
+    Examples
+    --------
+    >>> import bayesgen as bg
+    >>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    >>> model = bg.Synthesizer(schema, structure=bg.Structure.load("structures/simulacrum_v2.yaml"),
+    ...                        epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0))
+    >>> synthetic = model.sample(100, rng=7)
+    >>> len(synthetic["SIM_AV_PATIENT"]), round(model.ledger_["spent"], 6)
+    (100, 1.0)
+    """
+
+    def __init__(self, schema: Schema, structure: Structure | None = None, epsilon: float = 1.0,
+                 delta: float = 0.0, privacy: str = "pure", allocation: str = "size", rng: RandomState = None):
+        self.schema = schema
+        self.structure = structure
+        self.epsilon = epsilon
+        self.delta = delta
+        self.privacy = privacy
+        self.allocation = allocation
+        self.rng = rng
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _resolved_structure(self) -> Structure:
+        if self.structure is not None:
+            return self.structure
+        shipped = resolve_resource(self.schema.name, "structures")
+        if not shipped.exists():
+            raise SchemaError(f"no structure given and none shipped for schema {self.schema.name}; "
+                              f"pass structure=Structure.load(...)")
+        return Structure.load(shipped)
+
+    def fit(self, tables) -> Synthesizer:
+        """Fit the CPTs to ``tables`` (dict of DataFrames by table name) under the privacy budget.
+
+        Returns ``self``. Sets ``cpts_``, ``ledger_`` (the privacy ledger), ``structure_``, and, for the
+        data holder's eyes only (never saved), ``bounding_report_`` (rows dropped by contribution
+        bounding) and ``fallback_rows_`` (parent configurations whose noisy counts were empty).
+        """
+        structure = self._resolved_structure()
+        structure.validate_for(self.schema)
+        encoded = encode_tables(tables, self.schema)
+        accountant = PrivacyAccountant(self.epsilon, self.delta, self.privacy)
+        fitted = fit_parameters(encoded, self.schema, structure, accountant, allocation=self.allocation)
+        self.structure_ = structure
+        self.cpts_ = fitted.cpts
+        self.accountant_ = accountant
+        self.ledger_ = accountant.ledger()
+        self.bounding_report_ = encoded.bounding_report
+        self.fallback_rows_ = fitted.fallback_rows
+        self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "cpts_"):
+            raise NotFittedError("this Synthesizer is not fitted yet: call fit(tables) or Synthesizer.load(path)")
+
+    @classmethod
+    def from_cpts(cls, schema: Schema, structure: Structure, cpts: dict, ledger: dict | None = None) -> Synthesizer:
+        """A ready-to-sample model from given CPTs (e.g. a hand-set ground truth); nothing is fitted."""
+        structure.validate_for(schema)
+        model = cls(schema, structure, epsilon=math.inf)
+        model.structure_ = structure
+        model.cpts_ = dict(cpts)
+        model.ledger_ = ledger if ledger is not None else PrivacyAccountant(math.inf).ledger()
+        model._plan = RegistryPlan.compile(schema, structure, model.cpts_)
+        return model
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(self, n_patients: int, rng: RandomState = None, chunk_size: int = DEFAULT_CHUNK,
+               n_threads: int | None = None) -> dict[str, pd.DataFrame]:
+        """Generate ``n_patients`` synthetic persons with all their rows, in the schema's tables.
+
+        The output is identical for a given seed whatever ``chunk_size`` and ``n_threads``.
+
+        Returns
+        -------
+        dict of str to DataFrame
+            Table name to table, columns in schema order.
+        """
+        parts = {name: [] for name in self.schema.tables}
+        for chunk in self.iter_chunks(n_patients, rng=rng, chunk_size=chunk_size, n_threads=n_threads):
+            for name, frame in chunk.items():
+                parts[name].append(frame)
+        return {name: pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                for name, frames in parts.items()}
+
+    def iter_chunks(self, n_patients: int, rng: RandomState = None, chunk_size: int = DEFAULT_CHUNK,
+                    n_threads: int | None = None):
+        """Yield the synthetic tables chunk by chunk (memory bounded by ``chunk_size`` persons)."""
+        self._check_fitted()
+        if not isinstance(n_patients, int | np.integer) or n_patients < 1:
+            raise ValueError(f"n_patients must be a positive integer, got {n_patients!r}")
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        import numba
+
+        previous_threads = numba.get_num_threads()
+        if n_threads is not None:
+            numba.set_num_threads(int(n_threads))
+        try:
+            rng = self.rng if rng is None else rng
+            keys = stream_keys(rng, self._plan.n_streams + len(self.schema.tables))
+            phase_keys, decode_keys = keys[: self._plan.n_streams], keys[self._plan.n_streams:]
+            decoders = {name: TableDecoder(self.schema, table, key)
+                        for (name, table), key in zip(self.schema.tables.items(), decode_keys, strict=True)}
+            child_offsets = {t.name: 0 for t in self.schema.child_tables}
+            for start in range(0, int(n_patients), int(chunk_size)):
+                size = min(int(chunk_size), int(n_patients) - start)
+                sampled = sample_registry_codes(self._plan, self.schema, size, phase_keys, start, child_offsets,
+                                                block=2048)
+                yield self._decode(sampled, decoders, start, child_offsets)
+                for name in child_offsets:
+                    child_offsets[name] += sampled.n_rows[name]
+        finally:
+            numba.set_num_threads(previous_threads)
+
+    def _decode(self, sampled, decoders, person_offset: int, child_offsets: dict) -> dict[str, pd.DataFrame]:
+        schema = self.schema
+        root = schema.root
+        root_decoder = decoders[root.name]
+        values: dict[str, dict] = {name: {} for name in schema.tables}
+        n_root = sampled.n_rows[root.name]
+
+        def decode_table(table, decoder, offset, same_table_only):
+            for column in sorted(table.modelled_columns, key=lambda c: bool(c.relative_to)):
+                if column.name in values[table.name]:
+                    continue
+                if column.relative_to and column.relative_to not in table.column_names:
+                    if same_table_only:
+                        continue
+                    child = next(t for t in schema.child_tables if column.relative_to in t.column_names)
+                    first = sampled.index_row[child.name]
+                    anchor_days = day_numbers(values[child.name][column.relative_to])[np.maximum(first, 0)]
+                    anchor_days[first < 0] = np.nan
+                elif column.relative_to:
+                    anchor_days = day_numbers(values[table.name][column.relative_to])
+                else:
+                    anchor_days = None
+                values[table.name][column.name] = decoder.decode_column(
+                    column.name, sampled.codes[column.name], offset, anchor_days)
+
+        decode_table(root, root_decoder, person_offset, same_table_only=True)
+        root_ids = np.arange(person_offset + 1, person_offset + n_root + 1, dtype=np.int64)
+        frames = {}
+        for table in schema.child_tables:
+            decode_table(table, decoders[table.name], child_offsets[table.name], same_table_only=True)
+            rows = sampled.parent_row[table.name]
+            for column in table.columns:
+                rule = column.derived
+                if rule is not None and rule.source_table == root.name:
+                    source = root.column(rule.source_column)
+                    if source.is_modelled:
+                        parent_values = values[root.name][rule.source_column]
+                        values[table.name][f"{root.name}.{rule.source_column}"] = parent_values[rows]
+            parent_key = root.column(root.primary_key)
+            parent_ids = root_ids[rows] if not parent_key.id_format else \
+                pd.array([parent_key.id_format.format(int(i)) for i in root_ids[rows]], dtype="string")
+            frames[table.name] = decoders[table.name].assemble(values[table.name], sampled.n_rows[table.name],
+                                                               child_offsets[table.name], parent_ids)
+        decode_table(root, root_decoder, person_offset, same_table_only=False)
+        frames[root.name] = root_decoder.assemble(values[root.name], n_root, person_offset)
+        return {name: frames[name] for name in schema.tables}
+
+    # -- files and interop ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model as a JSON model file (the releasable artefact), atomically."""
+        self._check_fitted()
+        write_model_file(path, {
+            "bayesgen_version": _package_version(),
+            "schema": self.schema.to_dict(),
+            "structure": self.structure_.to_dict(),
+            "cpts": {node: table.to_dict() for node, table in self.cpts_.items()},
+            "privacy": self.ledger_,
+            "settings": {"epsilon": _json_number(self.epsilon), "delta": self.delta, "privacy": self.privacy,
+                         "allocation": self.allocation},
+        })
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Synthesizer:
+        """Load a model file written by :meth:`save`; no private data is needed to sample from it."""
+        body = read_model_file(path)
+
+        def build():
+            schema = Schema.from_dict(body["schema"], source=str(path))
+            structure = Structure.from_dict(body["structure"], source=str(path))
+            structure.validate_for(schema)
+            settings = body.get("settings", {})
+            model = cls(schema, structure, epsilon=float(settings.get("epsilon", math.inf)),
+                        delta=float(settings.get("delta", 0.0)), privacy=settings.get("privacy", "pure"),
+                        allocation=settings.get("allocation", "size"))
+            variables = schema.variables
+            cpts = {}
+            for node in structure.nodes:
+                table = ConditionalTable.from_dict(node, body["cpts"][node])
+                expected = tuple(variables[p].n_states for p in structure.parents(node)) + (variables[node].n_states,)
+                if table.parents != structure.parents(node) or table.probabilities.shape != expected:
+                    raise ValueError(f"CPT of {node} does not match the structure and schema")
+                cpts[node] = table
+            model.structure_ = structure
+            model.cpts_ = cpts
+            model.ledger_ = body["privacy"]
+            model._plan = RegistryPlan.compile(schema, structure, cpts)
+            return model
+
+        return check_loaded(path, build)
+
+    def to_pgmpy(self):
+        """The fitted model as a pgmpy ``DiscreteBayesianNetwork`` (passes ``check_model()``)."""
+        self._check_fitted()
+        variables = self.schema.variables
+        states = {n: [str(s) for s in variables[n].states()] for n in self.structure_.nodes}
+        return self.structure_.to_pgmpy({n: t.probabilities for n, t in self.cpts_.items()}, states)
+
+
+def _json_number(value: float):
+    return "inf" if math.isinf(value) else value

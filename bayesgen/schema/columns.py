@@ -1,0 +1,454 @@
+"""Column declarations: what a column may hold, and how it maps to small integer codes.
+
+A modelled column has ``n_states`` codes ``0 .. n_states - 1``; when missing values are allowed the
+last code means "missing". Encoding validates values against the declaration only (never against the
+data); decoding turns codes back into typed values, numeric values drawn uniformly within their bin
+from uniforms supplied by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bayesgen.errors import DataValidationError, SchemaError
+
+COLUMN_TYPES = ("id", "categorical", "ordinal", "integer", "continuous", "date")
+MAX_STATES = 32_000  # codes are int16 in the sampler
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def _as_day_number(value) -> int:
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    if isinstance(value, dt.date):
+        return int((np.datetime64(value, "D") - EPOCH).astype(np.int64))
+    raise SchemaError(f"not a date: {value!r}")
+
+
+def _day_to_iso(day: int) -> str:
+    return str(EPOCH + np.timedelta64(int(day), "D"))
+
+
+@dataclass(frozen=True)
+class DerivedRule:
+    """How a derived column is computed: ``kind`` is ``copy`` or ``prefix``.
+
+    ``source_table`` is None for a column of the same row, or the parent table for a copy through
+    the foreign key.
+    """
+
+    kind: str
+    source_column: str
+    source_table: str | None = None
+    length: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str) -> DerivedRule:
+        if "copy" in data:
+            source = str(data["copy"])
+            table, _, column = source.rpartition(".")
+            return cls("copy", column, table or None)
+        if "prefix" in data:
+            length = data.get("length")
+            if not isinstance(length, int) or length < 1:
+                raise SchemaError(f"{where}: derived prefix needs a positive integer 'length'")
+            return cls("prefix", str(data["prefix"]), None, length)
+        raise SchemaError(f"{where}: derived rule must be 'copy' or 'prefix', got {sorted(data)}")
+
+    def to_dict(self) -> dict:
+        if self.kind == "copy":
+            source = f"{self.source_table}.{self.source_column}" if self.source_table else self.source_column
+            return {"copy": source}
+        return {"prefix": self.source_column, "length": self.length}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column.
+
+    Examples
+    --------
+    >>> grade = Column.from_dict({"name": "GRADE", "type": "categorical",
+    ...                           "categories": ["G1", "G2", "G3"], "missing": True}, "T")
+    >>> grade.n_states
+    4
+    >>> grade.encode(pd.Series(["G2", None, "G1"]), "T").tolist()
+    [1, 3, 0]
+    """
+
+    name: str
+    type: str
+    categories: tuple[str, ...] = ()
+    missing: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    bins: tuple[float, ...] = ()
+    relative_to: str | None = None
+    derived: DerivedRule | None = None
+    id_format: str | None = None
+    labels: dict = field(default_factory=dict, compare=False, hash=False)
+    description: str | None = field(default=None, compare=False, hash=False)
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict, table: str) -> Column:
+        if not isinstance(data, dict) or "name" not in data:
+            raise SchemaError(f"table {table}: every column needs a 'name' (got {data!r})")
+        name = str(data["name"])
+        where = f"{table}.{name}"
+        kind = data.get("type")
+        if kind not in COLUMN_TYPES:
+            raise SchemaError(f"{where}: type must be one of {COLUMN_TYPES}, got {kind!r}")
+        known = {"name", "type", "categories", "labels", "missing", "min", "max", "bins",
+                 "relative_to", "derived", "format", "description"}
+        unknown = set(data) - known
+        if unknown:
+            raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
+        missing = data.get("missing", False)
+        if not isinstance(missing, bool):
+            raise SchemaError(f"{where}: 'missing' must be true or false")
+        derived = DerivedRule.from_dict(data["derived"], where) if data.get("derived") else None
+        categories: tuple[str, ...] = ()
+        minimum = maximum = None
+        bins: tuple[float, ...] = ()
+        relative_to = data.get("relative_to")
+        if kind in ("categorical", "ordinal"):
+            raw = data.get("categories")
+            if not raw or not isinstance(raw, list):
+                raise SchemaError(f"{where}: a {kind} column needs a non-empty 'categories' list")
+            categories = tuple(_category_string(c) for c in raw)
+            if len(set(categories)) != len(categories):
+                dupes = sorted({c for c in categories if categories.count(c) > 1})
+                raise SchemaError(f"{where}: duplicated categories {dupes}")
+        elif kind in ("integer", "continuous", "date"):
+            if "min" not in data or "max" not in data:
+                raise SchemaError(f"{where}: a {kind} column needs 'min' and 'max'")
+            if kind == "date":
+                minimum, maximum = _as_day_number(data["min"]), _as_day_number(data["max"])
+            else:
+                minimum, maximum = float(data["min"]), float(data["max"])
+            if minimum > maximum:
+                raise SchemaError(f"{where}: min is after max")
+            if derived is None:
+                raw_bins = data.get("bins")
+                if not raw_bins or len(raw_bins) < 2:
+                    raise SchemaError(f"{where}: a modelled {kind} column needs 'bins' (at least 2 edges)")
+                if kind == "date" and not relative_to:
+                    bins = tuple(float(_as_day_number(b)) for b in raw_bins)
+                else:
+                    bins = tuple(float(b) for b in raw_bins)
+                if any(b >= c for b, c in zip(bins, bins[1:], strict=False)):
+                    raise SchemaError(f"{where}: bin edges must increase strictly")
+                upper = maximum + 1 if kind in ("integer", "date") else maximum
+                if not relative_to and (bins[0] != minimum or bins[-1] != upper):
+                    raise SchemaError(
+                        f"{where}: bins must start at min and end at "
+                        f"{'max + 1' if kind in ('integer', 'date') else 'max'}"
+                        f" (got {raw_bins[0]!r} .. {raw_bins[-1]!r})")
+                if relative_to and bins[0] != 0:
+                    raise SchemaError(f"{where}: bins of a relative date are day offsets starting at 0")
+                if kind in ("integer", "date") and any(b != int(b) for b in bins):
+                    raise SchemaError(f"{where}: bins of an {kind} column must be whole numbers")
+        if relative_to and kind != "date":
+            raise SchemaError(f"{where}: only a date column can be relative_to another")
+        column = cls(name=name, type=kind, categories=categories, missing=missing,
+                     minimum=minimum, maximum=maximum, bins=bins, relative_to=relative_to,
+                     derived=derived, id_format=data.get("format"),
+                     labels=dict(data.get("labels") or {}), description=data.get("description"))
+        if column.is_modelled and column.n_states > MAX_STATES:
+            raise SchemaError(f"{where}: {column.n_states} states exceed the limit of {MAX_STATES}")
+        return column
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name, "type": self.type}
+        if self.description:
+            out["description"] = self.description
+        if self.categories:
+            out["categories"] = list(self.categories)
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        if self.type in ("integer", "continuous", "date"):
+            if self.type == "date":
+                out["min"], out["max"] = _day_to_iso(self.minimum), _day_to_iso(self.maximum)
+            else:
+                out["min"], out["max"] = _plain_number(self.minimum), _plain_number(self.maximum)
+            if self.bins:
+                if self.type == "date" and not self.relative_to:
+                    out["bins"] = [_day_to_iso(b) for b in self.bins]
+                else:
+                    out["bins"] = [_plain_number(b) for b in self.bins]
+        if self.relative_to:
+            out["relative_to"] = self.relative_to
+        if self.missing:
+            out["missing"] = True
+        if self.derived:
+            out["derived"] = self.derived.to_dict()
+        if self.id_format:
+            out["format"] = self.id_format
+        return out
+
+    # -- properties -----------------------------------------------------------------------------
+    @property
+    def is_modelled(self) -> bool:
+        """True for a column the Bayesian network models (not an id, not derived)."""
+        return self.type != "id" and self.derived is None
+
+    @property
+    def n_values(self) -> int:
+        """Number of non-missing codes."""
+        if self.type in ("categorical", "ordinal"):
+            return len(self.categories)
+        return max(len(self.bins) - 1, 0)
+
+    @property
+    def n_states(self) -> int:
+        """Number of codes, including the missing code when missing is allowed."""
+        return self.n_values + (1 if self.missing else 0)
+
+    @property
+    def missing_code(self) -> int | None:
+        return self.n_values if self.missing else None
+
+    def states(self) -> list:
+        """State labels in code order: categories, or ``(lo, hi)`` bins; ``None`` for missing.
+
+        Absolute date bins are ISO strings; relative date bins are day offsets.
+        """
+        if self.type in ("categorical", "ordinal"):
+            labels: list = list(self.categories)
+        else:
+            labels = []
+            for lo, hi in zip(self.bins, self.bins[1:], strict=False):
+                if self.type == "date" and not self.relative_to:
+                    labels.append((_day_to_iso(lo), _day_to_iso(hi)))
+                elif self.type in ("integer", "date"):
+                    labels.append((int(lo), int(hi)))
+                else:
+                    labels.append((lo, hi))
+        if self.missing:
+            labels.append(None)
+        return labels
+
+    def codes_matching(self, condition) -> np.ndarray:
+        """Boolean mask over this column's codes selected by a constraint condition."""
+        mask = np.zeros(self.n_states, dtype=bool)
+        values = np.array(self.categories + (None,) * (1 if self.missing else 0), dtype=object)
+        present = slice(0, self.n_values)
+        if condition.kind == "missing":
+            if condition.values[0]:
+                if self.missing:
+                    mask[self.missing_code] = True
+            else:
+                mask[present] = True
+        elif condition.kind in ("in", "not_in"):
+            chosen = np.isin(values[present].astype(str), list(condition.values))
+            mask[present] = chosen if condition.kind == "in" else ~chosen
+        elif condition.kind == "startswith":
+            mask[present] = [str(v).startswith(tuple(condition.values)) for v in values[present]]
+        return mask
+
+    # -- encoding -------------------------------------------------------------------------------
+    def encode(self, values: pd.Series, table: str, anchor_days: np.ndarray | None = None) -> np.ndarray:
+        """Map typed values to codes (int16), raising :class:`DataValidationError` on bad input."""
+        if not self.is_modelled:
+            raise SchemaError(f"{table}.{self.name} is not modelled and has no codes")
+        is_missing = _missing_mask(values)
+        n_missing = int(is_missing.sum())
+        if n_missing and not self.missing:
+            raise DataValidationError(table, self.name, "missing value where the schema allows none",
+                                      n_rows=n_missing)
+        codes = np.full(len(values), -1, dtype=np.int32)
+        present = ~is_missing
+        if self.type in ("categorical", "ordinal"):
+            as_text = _to_category_strings(values[present], table, self.name)
+            found = pd.Categorical(as_text, categories=list(self.categories)).codes
+            unknown = found < 0
+            if unknown.any():
+                first = as_text[np.flatnonzero(unknown)[0]]
+                raise DataValidationError(table, self.name, "unknown category (not in the schema's code set)",
+                                          value=first, n_rows=int(unknown.sum()))
+            codes[present] = found
+        else:
+            numbers = self._to_numbers(values[present], table, anchor_days[present] if anchor_days is not None else None)
+            edges = np.asarray(self.bins)
+            found = np.searchsorted(edges, numbers, side="right") - 1
+            if self.relative_to:
+                outside = (numbers < 0) | (numbers >= edges[-1])
+                if outside.any():
+                    first = numbers[np.flatnonzero(outside)[0]]
+                    raise DataValidationError(
+                        table, self.name,
+                        f"date is before {self.relative_to} or beyond the last bin "
+                        f"({int(edges[-1])} days after it)", value=f"{int(first)} days", n_rows=int(outside.sum()))
+            codes[present] = np.clip(found, 0, self.n_values - 1)
+        if self.missing:
+            codes[is_missing] = self.missing_code
+        return codes.astype(np.int16)
+
+    def _to_numbers(self, values: pd.Series, table: str, anchor_days) -> np.ndarray:
+        if self.type == "date":
+            days = _to_day_numbers(values, table, self.name)
+            bad = (days < self.minimum) | (days > self.maximum)
+            if bad.any():
+                first = _day_to_iso(days[np.flatnonzero(bad)[0]])
+                raise DataValidationError(table, self.name,
+                                          f"date outside the declared range {_day_to_iso(self.minimum)}"
+                                          f" .. {_day_to_iso(self.maximum)}", value=first, n_rows=int(bad.sum()))
+            if self.relative_to:
+                if anchor_days is None:
+                    raise SchemaError(f"{table}.{self.name}: relative date encoded without its anchor")
+                no_anchor = np.isnan(anchor_days)
+                if no_anchor.any():
+                    raise DataValidationError(table, self.name,
+                                              f"date present but {self.relative_to} is missing",
+                                              n_rows=int(no_anchor.sum()))
+                return days - anchor_days
+            return days
+        numeric = pd.to_numeric(values, errors="coerce")
+        not_number = numeric.isna().to_numpy()
+        if not_number.any():
+            first = values.iloc[np.flatnonzero(not_number)[0]]
+            raise DataValidationError(table, self.name, f"not a number (expected {self.type})",
+                                      value=_short(first), n_rows=int(not_number.sum()))
+        numbers = numeric.to_numpy(dtype=np.float64)
+        infinite = ~np.isfinite(numbers)
+        if infinite.any():
+            raise DataValidationError(table, self.name, "infinite value", value=float(numbers[infinite][0]),
+                                      n_rows=int(infinite.sum()))
+        if self.type == "integer":
+            fractional = numbers != np.floor(numbers)
+            if fractional.any():
+                raise DataValidationError(table, self.name, "not a whole number",
+                                          value=float(numbers[fractional][0]), n_rows=int(fractional.sum()))
+        bad = (numbers < self.minimum) | (numbers > self.maximum)
+        if bad.any():
+            raise DataValidationError(table, self.name,
+                                      f"value outside the declared bounds [{_plain_number(self.minimum)}, "
+                                      f"{_plain_number(self.maximum)}]",
+                                      value=_plain_number(numbers[bad][0]), n_rows=int(bad.sum()))
+        return numbers
+
+    # -- decoding -------------------------------------------------------------------------------
+    def decode(self, codes: np.ndarray, uniforms: np.ndarray | None = None,
+               anchor_days: np.ndarray | None = None) -> pd.Series | pd.Categorical | np.ndarray:
+        """Turn codes back into typed values (see the module docstring)."""
+        codes = np.asarray(codes)
+        if self.type in ("categorical", "ordinal"):
+            safe = codes.astype(np.int32, copy=True)
+            if self.missing:
+                safe[safe == self.missing_code] = -1
+            return pd.Categorical.from_codes(safe, dtype=self.output_dtype)
+        is_missing = codes == self.missing_code if self.missing else np.zeros(len(codes), dtype=bool)
+        bin_index = np.where(is_missing, 0, codes).astype(np.intp)
+        edges = np.asarray(self.bins)
+        lo, hi = edges[bin_index], edges[bin_index + 1]
+        if self.type == "continuous":
+            values = lo + uniforms * (hi - lo)
+            values = np.minimum(values, self.maximum)
+            values[is_missing] = np.nan
+            return values
+        if self.relative_to:
+            # draw only in the part of the bin that keeps the date within the declared maximum
+            room = self.maximum - anchor_days + 1
+            hi = np.minimum(hi, np.where(np.isnan(room), hi, room))
+            hi = np.maximum(hi, lo + 1)
+        whole = lo + np.floor(uniforms * (hi - lo))
+        if self.type == "integer":
+            return pd.array(np.where(is_missing, 0, whole).astype(np.int64), dtype="Int64").where(
+                ~is_missing, pd.NA) if is_missing.any() else pd.array(whole.astype(np.int64), dtype="Int64")
+        if self.relative_to:
+            whole = np.minimum(anchor_days + whole, self.maximum)
+        days = np.where(is_missing | np.isnan(whole), 0, whole).astype(np.int64)
+        out = (EPOCH + days.astype("timedelta64[D]")).astype("datetime64[s]")
+        out[is_missing | np.isnan(whole)] = np.datetime64("NaT")
+        return out
+
+    @property
+    def output_dtype(self):
+        """The pandas dtype of this column in generated tables."""
+        if self.type in ("categorical", "ordinal"):
+            return pd.CategoricalDtype(list(self.categories), ordered=self.type == "ordinal")
+        if self.type == "integer":
+            return pd.Int64Dtype()
+        if self.type == "continuous":
+            return np.dtype("float64")
+        if self.type == "date":
+            return np.dtype("datetime64[s]")
+        return np.dtype("int64") if not self.id_format else pd.StringDtype()
+
+
+def _category_string(value) -> str:
+    if isinstance(value, bool):
+        raise SchemaError(f"category {value!r} is a boolean; quote it")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _missing_mask(values: pd.Series) -> np.ndarray:
+    mask = values.isna().to_numpy()
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        stripped = values.astype("string").str.strip()
+        mask = mask | (stripped == "").fillna(False).to_numpy(dtype=bool)
+    return mask
+
+
+def _to_category_strings(values: pd.Series, table: str, column: str) -> np.ndarray:
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64)
+        if not np.isfinite(numbers).all():
+            raise DataValidationError(table, column, "infinite value in a categorical column",
+                                      value=float(numbers[~np.isfinite(numbers)][0]),
+                                      n_rows=int((~np.isfinite(numbers)).sum()))
+        integral = numbers == np.floor(numbers)
+        text = np.where(integral, np.char.mod("%d", numbers.astype(np.int64)), numbers.astype(str))
+        return text.astype(object)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise DataValidationError(table, column, "boolean values in a categorical column (wrong type)",
+                                  value=bool(values.iloc[0]), n_rows=len(values))
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype(np.int64).astype(str).to_numpy(dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    out = values.to_numpy(dtype=object)
+    kinds = pd.Series(out).map(type)
+    odd = ~kinds.isin([str, int, np.int64, np.int32])
+    if odd.any():
+        first = out[np.flatnonzero(odd.to_numpy())[0]]
+        if isinstance(first, float) and float(first).is_integer():
+            return np.array([_category_string(v) if not isinstance(v, str) else v.strip() for v in out], dtype=object)
+        raise DataValidationError(table, column, f"wrong type {type(first).__name__} in a categorical column",
+                                  value=_short(first), n_rows=int(odd.sum()))
+    return np.array([v.strip() if isinstance(v, str) else str(v) for v in out], dtype=object)
+
+
+def _to_day_numbers(values: pd.Series, table: str, column: str) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values
+    else:
+        text = values.astype("string").str.strip()
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        first = values.iloc[np.flatnonzero(bad)[0]]
+        raise DataValidationError(table, column, "unparseable or out-of-range date (expected YYYY-MM-DD)",
+                                  value=_short(first), n_rows=int(bad.sum()))
+    return parsed.to_numpy().astype("datetime64[D]").astype(np.int64).astype(np.float64)
+
+
+def _plain_number(value):
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _short(value, limit: int = 60):
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,272 @@
+"""Validate typed tables against a schema and encode them to integer codes.
+
+Checks, in order, each failing with a :class:`~bayesgen.errors.DataValidationError` that names the
+table, column, an offending value and the number of rows: unknown or missing tables, empty tables,
+missing or unknown columns, null or duplicated primary keys, foreign keys pointing at no parent,
+parents with too few child rows, then every column's values (type, code set, bounds, dates,
+missingness).
+
+Contribution bounding happens here too: of each person's rows in a child table only the first
+``max_rows_per_parent`` (in ``order_by`` order, then primary key) are kept. How many rows bounding
+dropped is reported in :attr:`EncodedData.bounding_report` for the data holder; it is data-dependent
+and is never written into a released model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from bayesgen.errors import DataValidationError
+from bayesgen.schema.schema import Schema
+from bayesgen.schema.tables import Table
+
+
+@dataclass
+class EncodedData:
+    """Codes of the rows kept after bounding.
+
+    Attributes
+    ----------
+    codes : dict of str to ndarray
+        Per model variable, int16 codes of its table's kept rows (count variables: one per root row).
+    n_rows : dict of str to int
+        Kept rows per table.
+    parent_row : dict of str to ndarray
+        Per child table, the root row of each kept child row.
+    index_row : dict of str to ndarray
+        Per child table, each root row's first kept child row (its index row).
+    rows_per_person : dict of str to int
+        The most rows one person contributes to each table after bounding.
+    bounding_report : dict of str to int
+        Rows dropped by bounding, per table (for the data holder only; not private).
+    """
+
+    codes: dict[str, np.ndarray]
+    n_rows: dict[str, int]
+    parent_row: dict[str, np.ndarray] = field(default_factory=dict)
+    index_row: dict[str, np.ndarray] = field(default_factory=dict)
+    rows_per_person: dict[str, int] = field(default_factory=dict)
+    bounding_report: dict[str, int] = field(default_factory=dict)
+
+
+def check_table_set(tables, schema: Schema) -> dict[str, pd.DataFrame]:
+    """Check that ``tables`` holds exactly the schema's tables, each a non-empty DataFrame with its columns."""
+    if isinstance(tables, pd.DataFrame):
+        if len(schema.tables) != 1:
+            raise DataValidationError(schema.root_table, None,
+                                      f"a single DataFrame was given but schema {schema.name} has "
+                                      f"{len(schema.tables)} tables; pass a dict of DataFrames")
+        tables = {schema.root_table: tables}
+    if not isinstance(tables, dict):
+        raise DataValidationError(schema.root_table, None,
+                                  f"expected a dict of DataFrames keyed by table name, got {type(tables).__name__}")
+    unknown = sorted(set(tables) - set(schema.tables))
+    if unknown:
+        raise DataValidationError(str(unknown[0]), None, f"unknown table (schema {schema.name} declares "
+                                  f"{sorted(schema.tables)})")
+    for name, table in schema.tables.items():
+        if name not in tables:
+            raise DataValidationError(name, None, "table missing from the input")
+        frame = tables[name]
+        if not isinstance(frame, pd.DataFrame):
+            raise DataValidationError(name, None, f"expected a DataFrame, got {type(frame).__name__}")
+        if len(frame) == 0:
+            raise DataValidationError(name, None, "empty table", n_rows=0)
+        columns = [str(c) for c in frame.columns]
+        if len(set(columns)) != len(columns):
+            dupes = sorted({c for c in columns if columns.count(c) > 1})
+            raise DataValidationError(name, dupes[0], "duplicated column name", n_rows=len(frame))
+        missing = [c for c in table.column_names if c not in columns]
+        if missing:
+            raise DataValidationError(name, missing[0], f"column missing from the input "
+                                      f"({len(missing)} missing: {missing[:5]})", n_rows=len(frame))
+        extra = [c for c in columns if c not in table.column_names]
+        if extra:
+            raise DataValidationError(name, extra[0], f"unknown column (not in the schema; "
+                                      f"{len(extra)} unknown: {extra[:5]})", n_rows=len(frame))
+    return {name: tables[name] for name in schema.tables}
+
+
+def _check_primary_key(frame: pd.DataFrame, table: Table) -> None:
+    key = frame[table.primary_key]
+    null = key.isna().to_numpy()
+    if null.any():
+        raise DataValidationError(table.name, table.primary_key, "missing primary key", n_rows=int(null.sum()))
+    duplicated = key.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        first = key[duplicated].iloc[0]
+        raise DataValidationError(table.name, table.primary_key, "duplicated primary key",
+                                  value=_plain(first), n_rows=int(duplicated.sum()))
+
+
+def _first_rows(group: np.ndarray, order_keys: list[np.ndarray], limit: int):
+    """Stable rank of each row within its group under ``order_keys``; returns (kept mask, order)."""
+    order = np.lexsort([*reversed(order_keys), group]) if order_keys else np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_group)) + 1]
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    rank = np.empty(len(group), dtype=np.int64)
+    rank[order] = np.arange(len(group)) - run_start
+    return rank < limit, rank
+
+
+def _order_values(frame: pd.DataFrame, table: Table) -> list[np.ndarray]:
+    keys = []
+    for name in (*table.order_by, table.primary_key):
+        column = table.column(name)
+        values = frame[name]
+        if column.type == "date":
+            parsed = pd.to_datetime(values.astype("string"), errors="coerce", format="ISO8601") \
+                if not pd.api.types.is_datetime64_any_dtype(values.dtype) else values
+            keys.append(parsed.to_numpy().astype("datetime64[D]").astype(np.int64))
+        else:
+            keys.append(pd.factorize(values, sort=True)[0])
+    return keys
+
+
+def _day_numbers(series: pd.Series) -> np.ndarray:
+    """Day numbers of an already-validated date column (NaN where missing)."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        parsed = series
+    else:
+        text = series.astype("string").str.strip().replace("", pd.NA)
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    days = parsed.to_numpy().astype("datetime64[D]")
+    out = days.astype(np.int64).astype(np.float64)
+    out[np.isnat(days)] = np.nan
+    return out
+
+
+def encode_tables(tables, schema: Schema) -> EncodedData:
+    """Validate ``tables`` against ``schema`` and return their codes after contribution bounding.
+
+    Examples
+    --------
+    >>> from bayesgen.datasets import simulate_registry
+    >>> schema = Schema.load("schemas/simulacrum_v2.yaml")
+    >>> data = encode_tables(simulate_registry(200, rng=0), schema)
+    >>> data.n_rows["SIM_AV_PATIENT"]
+    200
+    """
+    frames = check_table_set(tables, schema)
+    root = schema.root
+    root_frame = frames[root.name]
+    _check_primary_key(root_frame, root)
+    report: dict[str, int] = {}
+    rows_per_person: dict[str, int] = {root.name: root.rows_per_person}
+    # bound the root table by privacy unit (several rows per person)
+    keep_root = np.ones(len(root_frame), dtype=bool)
+    if root.privacy_unit:
+        unit = root_frame[root.privacy_unit.key]
+        if unit.isna().any():
+            raise DataValidationError(root.name, root.privacy_unit.key, "missing person key",
+                                      n_rows=int(unit.isna().sum()))
+        keep_root, _ = _first_rows(pd.factorize(unit)[0], _order_values(root_frame, root),
+                                   root.privacy_unit.max_rows)
+    report[root.name] = int((~keep_root).sum())
+    root_kept = root_frame.loc[keep_root].reset_index(drop=True) if not keep_root.all() else root_frame
+    root_keys = pd.Index(root_kept[root.primary_key])
+    codes: dict[str, np.ndarray] = {}
+    n_rows = {root.name: len(root_kept)}
+    parent_row: dict[str, np.ndarray] = {}
+    index_row: dict[str, np.ndarray] = {}
+    child_kept: dict[str, pd.DataFrame] = {}
+    for table in schema.child_tables:
+        frame = frames[table.name]
+        _check_primary_key(frame, table)
+        foreign = frame[table.parent.key]
+        null = foreign.isna().to_numpy()
+        if null.any():
+            raise DataValidationError(table.name, table.parent.key, "missing foreign key", n_rows=int(null.sum()))
+        all_root_keys = pd.Index(root_frame[root.primary_key])
+        position = all_root_keys.get_indexer(foreign)
+        orphan = position < 0
+        if orphan.any():
+            raise DataValidationError(table.name, table.parent.key,
+                                      f"refers to a {root.name}.{root.primary_key} that does not exist",
+                                      value=_plain(foreign[orphan].iloc[0]), n_rows=int(orphan.sum()))
+        # rows of persons dropped by root bounding go too
+        position_kept = root_keys.get_indexer(foreign)
+        in_kept_root = position_kept >= 0
+        per_parent = np.bincount(position, minlength=len(root_frame))
+        too_few = per_parent < table.min_rows_per_parent
+        if too_few.any():
+            first = root_frame[root.primary_key].to_numpy()[np.flatnonzero(too_few)[0]]
+            raise DataValidationError(root.name, root.primary_key,
+                                      f"has fewer than {table.min_rows_per_parent} rows in {table.name}",
+                                      value=_plain(first), n_rows=int(too_few.sum()))
+        keep, _ = _first_rows(position_kept, _order_values(frame, table), table.max_rows_per_parent)
+        keep &= in_kept_root
+        report[table.name] = int((~keep).sum())
+        if report[table.name]:
+            _validate_columns(frame, table)  # dropped rows must be valid too
+        kept = frame.loc[keep].reset_index(drop=True)
+        kept_parent = position_kept[keep]
+        order = np.lexsort([*reversed(_order_values(kept, table)), kept_parent])
+        kept = kept.iloc[order].reset_index(drop=True)
+        kept_parent = kept_parent[order]
+        child_kept[table.name] = kept
+        parent_row[table.name] = kept_parent
+        n_rows[table.name] = len(kept)
+        counts = np.bincount(kept_parent, minlength=len(root_kept))
+        codes[table.count_variable] = (counts - table.min_rows_per_parent).astype(np.int16)
+        first = np.full(len(root_kept), -1, dtype=np.int64)
+        starts = np.r_[0, np.flatnonzero(np.diff(kept_parent)) + 1] if len(kept) else np.array([], dtype=np.int64)
+        first[kept_parent[starts]] = starts
+        index_row[table.name] = first
+        rows_per_person[table.name] = table.max_rows_per_parent * root.rows_per_person
+    if report[root.name]:
+        _validate_columns(root_frame, root)
+    for table in schema.child_tables:
+        _encode_columns(child_kept[table.name], table, codes, anchors_from=None)
+    _encode_columns(root_kept, root, codes,
+                    anchors_from={t.name: (child_kept[t.name], index_row[t.name]) for t in schema.child_tables})
+    return EncodedData(codes=codes, n_rows=n_rows, parent_row=parent_row, index_row=index_row,
+                       rows_per_person=rows_per_person, bounding_report=report)
+
+
+def _anchor_days(frame: pd.DataFrame, table: Table, column, anchors_from) -> np.ndarray | None:
+    if not column.relative_to:
+        return None
+    if column.relative_to in table.column_names:
+        return _day_numbers(frame[column.relative_to])
+    for child_frame, first in (anchors_from or {}).values():
+        if column.relative_to in child_frame.columns:
+            days = _day_numbers(child_frame[column.relative_to])
+            out = np.full(len(first), np.nan)
+            has = first >= 0
+            out[has] = days[first[has]]
+            return out
+    return np.full(len(frame), np.nan)
+
+
+def _validate_columns(frame: pd.DataFrame, table: Table) -> None:
+    """Check every modelled column's values (relative dates for type and range only)."""
+    for column in table.columns:
+        if column.type == "id":
+            continue
+        if column.is_modelled:
+            if column.relative_to:
+                values = frame[column.name]
+                # range and type only here; offsets are checked against the anchor in _encode_columns
+                absolute = replace(column, relative_to=None,
+                                   bins=(column.minimum, column.maximum + 1))
+                absolute.encode(values, table.name)
+            else:
+                column.encode(frame[column.name], table.name)
+
+
+def _encode_columns(frame: pd.DataFrame, table: Table, codes: dict, anchors_from) -> None:
+    for column in table.columns:
+        if column.derived is not None and column.type in ("categorical", "ordinal"):
+            replace(column, derived=None).encode(frame[column.name], table.name)  # code set only
+    for column in table.modelled_columns:
+        anchor = _anchor_days(frame, table, column, anchors_from)
+        codes[column.name] = column.encode(frame[column.name], table.name, anchor_days=anchor)
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
