@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--output", required=True, help="output folder (one file per table)")
     sample.add_argument("--format", choices=["csv", "parquet"], default="csv")
     sample.add_argument("--seed", type=int, default=None, help="seed for reproducible output")
-    sample.add_argument("--chunk-size", type=int, default=250_000, help="patients per chunk (memory bound)")
+    sample.add_argument("--chunk-size", type=int, default=1_000_000, help="patients per chunk (memory bound)")
     sample.add_argument("--threads", type=int, default=None, help="sampler threads (default: all cores)")
     sample.add_argument("--sep", default=",", help="CSV separator (default ',')")
     sample.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
@@ -176,7 +176,7 @@ def run_demo(args) -> None:
     model = Synthesizer(schema, structure, epsilon=args.epsilon).fit(real)
     t2 = time.perf_counter()
     print(f"fitted at epsilon={args.epsilon:g} with the expert structure in {t2 - t1:.1f} s")
-    synthetic = _sample_to(model, args.patients, out, "csv", args.seed + 1, 250_000, None, ",", args.overwrite)
+    synthetic = _sample_to(model, args.patients, out, "csv", args.seed + 1, 1_000_000, None, ",", args.overwrite)
     model.save(out / "model.json")
     t3 = time.perf_counter()
     print(f"sampled {args.patients:,} synthetic patients, {len(synthetic['SIM_AV_TUMOUR']):,} tumours, "

@@ -22,7 +22,7 @@ from bayesgen.schema.encode import encode_tables
 from bayesgen.schema.schema import Schema
 from bayesgen.structure.structure import Structure
 
-DEFAULT_CHUNK = 250_000
+DEFAULT_CHUNK = 1_000_000
 
 
 def _package_version() -> str:

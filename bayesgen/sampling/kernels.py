@@ -44,30 +44,43 @@ def sample_codes(out, external, card, parent_from_external, parent_row, parent_s
     Parent ``q`` of node ``j`` (``parent_start[j] <= q < parent_start[j+1]``) is row ``parent_row[q]``
     of ``external`` (given, aligned on rows) if ``parent_from_external[q]`` else of ``out``; its code
     times ``parent_stride[q]`` adds to the configuration index. ``cdf[cdf_start[j] + config * card[j] + s]``
-    is the cumulative probability of states ``<= s``.
+    is the cumulative probability of states ``<= s``. Within a block, the configuration index of every
+    row is computed first (a loop the compiler vectorises), then one uniform per row selects the state.
     """
     n_nodes, n_rows = out.shape
     n_blocks = (n_rows + block - 1) // block
     for b in numba.prange(n_blocks):
         lo = b * block
         hi = min(n_rows, lo + block)
+        width = hi - lo
+        config = np.empty(width, dtype=np.int64)
         for j in range(n_nodes):
             c = card[j]
-            start = cdf_start[j]
-            for r in range(lo, hi):
-                config = 0
-                for q in range(parent_start[j], parent_start[j + 1]):
-                    if parent_from_external[q]:
-                        config += np.int64(external[parent_row[q], r]) * parent_stride[q]
-                    else:
-                        config += np.int64(out[parent_row[q], r]) * parent_stride[q]
-                base = start + config * c
-                u = _uniform(key, np.uint64((row_offset + r) * n_nodes + j))
-                if c < BINARY_SEARCH_FROM:
-                    s = 0
-                    while s < c - 1 and u >= cdf[base + s]:
-                        s += 1
+            for i in range(width):
+                config[i] = cdf_start[j]
+            for q in range(parent_start[j], parent_start[j + 1]):
+                stride = parent_stride[q] * c
+                row = parent_row[q]
+                if parent_from_external[q]:
+                    for i in range(width):
+                        config[i] += np.int64(external[row, lo + i]) * stride
                 else:
+                    for i in range(width):
+                        config[i] += np.int64(out[row, lo + i]) * stride
+            first_position = np.uint64((row_offset + lo) * n_nodes + j)
+            step = np.uint64(n_nodes)
+            if c < BINARY_SEARCH_FROM:
+                for i in range(width):
+                    u = _uniform(key, first_position + np.uint64(i) * step)
+                    base = config[i]
+                    s = 0
+                    for k in range(c - 1):  # branch-free: count cumulative bounds below u
+                        s += u >= cdf[base + k]
+                    out[j, lo + i] = s
+            else:
+                for i in range(width):
+                    u = _uniform(key, first_position + np.uint64(i) * step)
+                    base = config[i]
                     low, high = 0, c - 1
                     while low < high:
                         mid = (low + high) // 2
@@ -75,5 +88,4 @@ def sample_codes(out, external, card, parent_from_external, parent_row, parent_s
                             low = mid + 1
                         else:
                             high = mid
-                    s = low
-                out[j, r] = s
+                    out[j, lo + i] = low

@@ -9,6 +9,7 @@ from uniforms supplied by the caller.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -342,10 +343,13 @@ class Column:
         """Turn codes back into typed values (see the module docstring)."""
         codes = np.asarray(codes)
         if self.type in ("categorical", "ordinal"):
-            safe = codes.astype(np.int32, copy=True)
             if self.missing:
+                safe = codes.astype(np.int32, copy=True)
                 safe[safe == self.missing_code] = -1
-            return pd.Categorical.from_codes(safe, dtype=self.output_dtype)
+            else:
+                safe = codes
+            # codes come from the sampler and are in range by construction
+            return pd.Categorical.from_codes(safe, dtype=self.output_dtype, validate=False)
         is_missing = codes == self.missing_code if self.missing else np.zeros(len(codes), dtype=bool)
         bin_index = np.where(is_missing, 0, codes).astype(np.intp)
         edges = np.asarray(self.bins)
@@ -362,8 +366,7 @@ class Column:
             hi = np.maximum(hi, lo + 1)
         whole = lo + np.floor(uniforms * (hi - lo))
         if self.type == "integer":
-            return pd.array(np.where(is_missing, 0, whole).astype(np.int64), dtype="Int64").where(
-                ~is_missing, pd.NA) if is_missing.any() else pd.array(whole.astype(np.int64), dtype="Int64")
+            return pd.arrays.IntegerArray(np.where(is_missing, 0, whole).astype(np.int64), is_missing)
         if self.relative_to:
             whole = np.minimum(anchor_days + whole, self.maximum)
         days = np.where(is_missing | np.isnan(whole), 0, whole).astype(np.int64)
@@ -371,7 +374,7 @@ class Column:
         out[is_missing | np.isnan(whole)] = np.datetime64("NaT")
         return out
 
-    @property
+    @functools.cached_property
     def output_dtype(self):
         """The pandas dtype of this column in generated tables."""
         if self.type in ("categorical", "ordinal"):
