@@ -16,9 +16,10 @@ def family_counts(codes: list[np.ndarray], cards: list[int]) -> np.ndarray:
     >>> family_counts([np.array([0, 1, 1]), np.array([1, 0, 0])], [2, 2]).tolist()
     [[0, 1], [2, 0]]
     """
-    n = len(codes[0])
-    flat = np.zeros(n, dtype=np.int64)
-    for values, card in zip(codes, cards, strict=True):
+    size = int(np.prod(cards))
+    index_type = np.int32 if size < 2**31 else np.int64  # half the memory traffic when it fits
+    flat = codes[0].astype(index_type)
+    for values, card in zip(codes[1:], cards[1:], strict=True):
         flat *= card
         flat += values
-    return np.bincount(flat, minlength=int(np.prod(cards))).reshape(cards)
+    return np.bincount(flat, minlength=size).reshape(cards)

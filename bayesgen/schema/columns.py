@@ -261,23 +261,17 @@ class Column:
         """Map typed values to codes (int16), raising :class:`DataValidationError` on bad input."""
         if not self.is_modelled:
             raise SchemaError(f"{table}.{self.name} is not modelled and has no codes")
-        is_missing = _missing_mask(values)
+        if self.type in ("categorical", "ordinal"):
+            codes, is_missing = _encode_categories(values, self.categories, table, self.name)
+        else:
+            is_missing = _missing_mask(values)
         n_missing = int(is_missing.sum())
         if n_missing and not self.missing:
             raise DataValidationError(table, self.name, "missing value where the schema allows none",
                                       n_rows=n_missing)
-        codes = np.full(len(values), -1, dtype=np.int32)
         present = ~is_missing
-        if self.type in ("categorical", "ordinal"):
-            as_text = _to_category_strings(values[present], table, self.name)
-            found = pd.Categorical(as_text, categories=list(self.categories)).codes
-            unknown = found < 0
-            if unknown.any():
-                first = as_text[np.flatnonzero(unknown)[0]]
-                raise DataValidationError(table, self.name, "unknown category (not in the schema's code set)",
-                                          value=first, n_rows=int(unknown.sum()))
-            codes[present] = found
-        else:
+        if self.type not in ("categorical", "ordinal"):
+            codes = np.full(len(values), -1, dtype=np.int32)
             numbers = self._to_numbers(values[present], table, anchor_days[present] if anchor_days is not None else None)
             edges = np.asarray(self.bins)
             found = np.searchsorted(edges, numbers, side="right") - 1
@@ -404,33 +398,54 @@ def _missing_mask(values: pd.Series) -> np.ndarray:
     return mask
 
 
-def _to_category_strings(values: pd.Series, table: str, column: str) -> np.ndarray:
-    if pd.api.types.is_float_dtype(values.dtype):
-        numbers = values.to_numpy(dtype=np.float64)
-        if not np.isfinite(numbers).all():
-            raise DataValidationError(table, column, "infinite value in a categorical column",
-                                      value=float(numbers[~np.isfinite(numbers)][0]),
-                                      n_rows=int((~np.isfinite(numbers)).sum()))
-        integral = numbers == np.floor(numbers)
-        text = np.where(integral, np.char.mod("%d", numbers.astype(np.int64)), numbers.astype(str))
-        return text.astype(object)
-    if pd.api.types.is_bool_dtype(values.dtype):
-        raise DataValidationError(table, column, "boolean values in a categorical column (wrong type)",
-                                  value=bool(values.iloc[0]), n_rows=len(values))
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return values.astype(np.int64).astype(str).to_numpy(dtype=object)
+def _unique_as_text(value, table: str, column: str):
+    """A distinct input value as category text; None if it is blank. Raises on a wrong type."""
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    if isinstance(value, bool | np.bool_):
+        raise DataValidationError(table, column, "boolean value in a categorical column (wrong type)",
+                                  value=bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            raise DataValidationError(table, column, "infinite value in a categorical column", value=float(value))
+        return str(int(value)) if float(value).is_integer() else str(float(value))
+    raise DataValidationError(table, column, f"wrong type {type(value).__name__} in a categorical column",
+                              value=_short(repr(value)))
+
+
+def _encode_categories(values: pd.Series, categories, table: str, column: str):
+    """Codes (-1 for missing) and the missing mask of a categorical column.
+
+    The column is factorised first, so only its distinct values are checked in Python; a column that
+    is already a pandas Categorical is used as it is.
+    """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype(object)
-    out = values.to_numpy(dtype=object)
-    kinds = pd.Series(out).map(type)
-    odd = ~kinds.isin([str, int, np.int64, np.int32])
-    if odd.any():
-        first = out[np.flatnonzero(odd.to_numpy())[0]]
-        if isinstance(first, float) and float(first).is_integer():
-            return np.array([_category_string(v) if not isinstance(v, str) else v.strip() for v in out], dtype=object)
-        raise DataValidationError(table, column, f"wrong type {type(first).__name__} in a categorical column",
-                                  value=_short(first), n_rows=int(odd.sum()))
-    return np.array([v.strip() if isinstance(v, str) else str(v) for v in out], dtype=object)
+        factor = values.cat.codes.to_numpy()
+        uniques = values.cat.categories
+    else:
+        factor, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = [_unique_as_text(u, table, column) for u in uniques]
+    mapping = pd.Index(list(categories)).get_indexer([t if t is not None else "\x00" for t in texts])
+    blank = np.array([t is None for t in texts], dtype=bool)
+    mapping = np.where(blank, -2, mapping).astype(np.int32)
+    if (mapping == -1).any():
+        used = np.zeros(len(mapping), dtype=bool)
+        used[factor[factor >= 0]] = True
+        bad = np.flatnonzero(used & (mapping == -1))
+        if len(bad):
+            counts = np.bincount(factor[factor >= 0], minlength=len(mapping))
+            raise DataValidationError(table, column, "unknown category (not in the schema's code set)",
+                                      value=texts[bad[0]], n_rows=int(counts[bad].sum()))
+    has_null = bool((factor < 0).any())
+    if not has_null and not blank.any() and np.array_equal(mapping, np.arange(len(mapping))):
+        return factor.astype(np.int32), np.zeros(len(factor), dtype=bool)  # same code order: no gather
+    lookup = np.append(mapping, np.int32(-2))  # factor -1 (null) picks the last entry: missing
+    codes = lookup[factor]
+    is_missing = codes == -2
+    return codes.astype(np.int32), is_missing
 
 
 def _to_day_numbers(values: pd.Series, table: str, column: str) -> np.ndarray:

@@ -95,6 +95,8 @@ def _check_primary_key(frame: pd.DataFrame, table: Table) -> None:
     null = key.isna().to_numpy()
     if null.any():
         raise DataValidationError(table.name, table.primary_key, "missing primary key", n_rows=int(null.sum()))
+    if pd.Index(key).is_unique:
+        return
     duplicated = key.duplicated(keep=False).to_numpy()
     if duplicated.any():
         first = key[duplicated].iloc[0]
