@@ -16,7 +16,7 @@ from bayesgen.params.cpt import ConditionalTable
 from bayesgen.params.fit import fit_parameters
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.rng import RandomState, stream_keys
-from bayesgen.sampling.registry import RegistryPlan, sample_registry_codes
+from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes, sample_outcomes
 from bayesgen.schema.decode import TableDecoder, day_numbers
 from bayesgen.schema.encode import encode_tables
 from bayesgen.schema.schema import Schema
@@ -160,15 +160,15 @@ class Synthesizer:
             child_offsets = {t.name: 0 for t in self.schema.child_tables}
             for start in range(0, int(n_patients), int(chunk_size)):
                 size = min(int(chunk_size), int(n_patients) - start)
-                sampled = sample_registry_codes(self._plan, self.schema, size, phase_keys, start, child_offsets,
-                                                block=2048)
-                yield self._decode(sampled, decoders, start, child_offsets)
+                sampled = sample_before_outcomes(self._plan, self.schema, size, phase_keys, start, child_offsets,
+                                                 block=2048)
+                yield self._decode(sampled, decoders, phase_keys, start, child_offsets)
                 for name in child_offsets:
                     child_offsets[name] += sampled.n_rows[name]
         finally:
             numba.set_num_threads(previous_threads)
 
-    def _decode(self, sampled, decoders, person_offset: int, child_offsets: dict) -> dict[str, pd.DataFrame]:
+    def _decode(self, sampled, decoders, phase_keys, person_offset: int, child_offsets: dict) -> dict[str, pd.DataFrame]:
         schema = self.schema
         root = schema.root
         root_decoder = decoders[root.name]
@@ -193,11 +193,16 @@ class Synthesizer:
                 values[table.name][column.name] = decoder.decode_column(
                     column.name, sampled.codes[column.name], offset, anchor_days)
 
-        decode_table(root, root_decoder, person_offset, same_table_only=True)
+        root_phase_nodes = set(self._plan.phases[0][1].nodes)
+        root_values_now = [c for c in root.modelled_columns if c.name in root_phase_nodes and not c.relative_to]
+        for column in root_values_now:  # persons' own values; outcomes come after their index rows
+            values[root.name][column.name] = root_decoder.decode_column(
+                column.name, sampled.codes[column.name], person_offset, None)
         root_ids = np.arange(person_offset + 1, person_offset + n_root + 1, dtype=np.int64)
         frames = {}
         for table in schema.child_tables:
             decode_table(table, decoders[table.name], child_offsets[table.name], same_table_only=True)
+            self._order_child_rows(table, sampled, values[table.name])
             rows = sampled.parent_row[table.name]
             for column in table.columns:
                 rule = column.derived
@@ -211,9 +216,40 @@ class Synthesizer:
                 pd.array([parent_key.id_format.format(int(i)) for i in root_ids[rows]], dtype="string")
             frames[table.name] = decoders[table.name].assemble(values[table.name], sampled.n_rows[table.name],
                                                                child_offsets[table.name], parent_ids)
+        sample_outcomes(self._plan, schema, sampled, phase_keys, person_offset, block=2048)
         decode_table(root, root_decoder, person_offset, same_table_only=False)
         frames[root.name] = root_decoder.assemble(values[root.name], n_root, person_offset)
         return {name: frames[name] for name in schema.tables}
+
+    @staticmethod
+    def _order_child_rows(table, sampled, table_values: dict) -> None:
+        """Sort each person's child rows by ``order_by`` (then sampling position), in place.
+
+        The first row per person is then the index row, exactly as bounding defines it when fitting,
+        and keys are numbered in that order.
+        """
+        parent = sampled.parent_row[table.name]
+        keys = []
+        for name in reversed(table.order_by):
+            column = table.column(name)
+            value = table_values[name]
+            if column.type == "date":
+                days = day_numbers(value)
+                keys.append(np.where(np.isnan(days), np.inf, days))
+            elif isinstance(value, pd.Categorical):
+                codes = np.asarray(value.codes)
+                keys.append(np.where(codes < 0, np.iinfo(np.int32).max, codes))
+            else:
+                keys.append(np.asarray(pd.array(value).fillna(np.inf), dtype=np.float64))
+        if not keys:
+            return
+        order = np.lexsort([np.arange(len(parent)), *keys, parent])
+        if np.array_equal(order, np.arange(len(parent))):
+            return
+        for name, value in list(table_values.items()):
+            table_values[name] = value[order]
+        for column in table.modelled_columns:
+            sampled.codes[column.name] = sampled.codes[column.name][order]
 
     # -- files and interop ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

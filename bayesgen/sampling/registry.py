@@ -34,27 +34,22 @@ class SampledCodes:
     index_row: dict[str, np.ndarray]
 
 
-def sample_registry_codes(plan: RegistryPlan, schema, n_persons: int, keys: np.ndarray, person_offset: int,
-                          child_offsets: dict[str, int], block: int) -> SampledCodes:
-    """Sample one chunk of persons; row positions (and so the random streams) are global.
+def sample_before_outcomes(plan: RegistryPlan, schema, n_persons: int, keys: np.ndarray, person_offset: int,
+                           child_offsets: dict[str, int], block: int) -> SampledCodes:
+    """Sample one chunk of persons and their child rows (every phase but the outcomes).
 
-    ``child_offsets`` gives, per child table, how many child rows all earlier chunks produced.
+    Row positions, and so the random streams, are global: ``child_offsets`` gives, per child table,
+    how many child rows all earlier chunks produced. Each person's child rows are contiguous.
     """
-    variables = schema.variables
     codes: dict[str, np.ndarray] = {}
     n_rows = {schema.root_table: n_persons}
     parent_row: dict[str, np.ndarray] = {}
     index_row: dict[str, np.ndarray] = {}
     for (name, phase), key in zip(plan.phases, keys, strict=True):
+        if name == "outcome":
+            continue
         if name == "root":
             out = run_phase(phase, n_persons, key, person_offset, block=block)
-        elif name == "outcome":
-            external = []
-            for node in phase.external_nodes:
-                table = variables[node].table
-                external.append(codes[node] if table == schema.root_table else codes[node][index_row[table]])
-            out = run_phase(phase, n_persons, key, person_offset,
-                            np.vstack(external) if external else None, block=block)
         else:
             table = schema.tables[name]
             counts = codes[table.count_variable].astype(np.int64) + table.min_rows_per_parent
@@ -68,3 +63,24 @@ def sample_registry_codes(plan: RegistryPlan, schema, n_persons: int, keys: np.n
                             np.vstack(external) if external else None, block=block)
         codes.update(zip(phase.nodes, out, strict=True))
     return SampledCodes(codes, n_rows, parent_row, index_row)
+
+
+def sample_outcomes(plan: RegistryPlan, schema, sampled: SampledCodes, keys: np.ndarray, person_offset: int,
+                    block: int) -> None:
+    """Sample the person-level outcome nodes, conditioned on each person's index child row (in place).
+
+    ``sampled.index_row`` must already point at each person's first row in ``order_by`` order.
+    """
+    variables = schema.variables
+    n_persons = sampled.n_rows[schema.root_table]
+    for (name, phase), key in zip(plan.phases, keys, strict=True):
+        if name != "outcome":
+            continue
+        external = []
+        for node in phase.external_nodes:
+            table = variables[node].table
+            codes = sampled.codes[node]
+            external.append(codes if table == schema.root_table else codes[sampled.index_row[table]])
+        out = run_phase(phase, n_persons, key, person_offset, np.vstack(external) if external else None,
+                        block=block)
+        sampled.codes.update(zip(phase.nodes, out, strict=True))
