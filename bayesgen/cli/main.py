@@ -161,7 +161,6 @@ def run_demo(args) -> None:
     from bayesgen.model.synthesizer import Synthesizer
     from bayesgen.schema.schema import Schema
     from bayesgen.structure.structure import Structure
-    from bayesgen.tables.io import write_tables
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
@@ -181,6 +180,13 @@ def run_demo(args) -> None:
     t3 = time.perf_counter()
     print(f"sampled {args.patients:,} synthetic patients, {len(synthetic['SIM_AV_TUMOUR']):,} tumours, "
           f"wrote {', '.join(f'{n}.csv' for n in synthetic)} and model.json to {out}/ in {t3 - t2:.1f} s")
+    from bayesgen.schema.check import check_tables
+
+    violations = check_tables(synthetic, schema, structure)
+    print(f"schema check of every written row (code sets, derived columns, {len(schema.constraints)} constraints, "
+          f"dates): violations: {'none' if not violations else ''}")
+    for violation in violations:
+        print(f"  {violation}")
     print()
     print(format_ledger(model.ledger_))
     print()

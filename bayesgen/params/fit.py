@@ -18,7 +18,7 @@ import numpy as np
 
 from bayesgen.params.allocation import allocate_budget
 from bayesgen.params.counts import family_counts
-from bayesgen.params.cpt import ConditionalTable, constraint_mask, cpt_from_counts
+from bayesgen.params.cpt import ConditionalTable, constraint_mask, cpt_from_counts, project_to_total
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.privacy.mechanisms import noisy_counts
 
@@ -78,8 +78,40 @@ class FittedParameters:
     fallback_rows: dict[str, int]
 
 
+POSTPROCESSING = ("project", "clip")
+
+
+def noise_variance(entry) -> float:
+    """Variance of one noise draw of a ledger entry (discrete Laplace or discrete Gaussian)."""
+    if entry.mechanism == "discrete laplace":
+        q = np.exp(-1.0 / entry.scale)
+        return float(2 * q / (1 - q) ** 2)
+    return float(entry.scale**2)  # the discrete Gaussian's variance is at most sigma^2
+
+
+def pooled_totals(measured: list[tuple[Family, np.ndarray, float]]) -> dict[str, float]:
+    """Per counted row set, the inverse-variance weighted mean of the noisy table sums.
+
+    Every family over the same rows (persons, or one child table's rows) has the same true total, so
+    pooling the noisy sums of all of them estimates it far better than any one. Post-processing only.
+    """
+    sums: dict[str, list[tuple[float, float]]] = {}
+    for family, noisy, variance in measured:
+        cell_variance = variance * family.n_cells
+        sums.setdefault(family.rows_of, []).append((float(noisy.sum()), cell_variance))
+    totals = {}
+    for rows_of, pairs in sums.items():
+        weights = np.array([1.0 / v if v > 0 else np.inf for _, v in pairs])
+        values = np.array([s for s, _ in pairs])
+        if np.isinf(weights).any():
+            totals[rows_of] = float(values[np.isinf(weights)][0])
+        else:
+            totals[rows_of] = float((weights * values).sum() / weights.sum())
+    return totals
+
+
 def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, budget: float | None = None,
-                   allocation: str = "size") -> FittedParameters:
+                   allocation: str = "size", postprocessing: str = "project") -> FittedParameters:
     """Measure every family's counts with noise and post-process them into CPTs.
 
     Parameters
@@ -88,7 +120,13 @@ def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, bu
         Codes after contribution bounding.
     accountant : PrivacyAccountant
         Charged once per family; ``budget`` (default: all that remains) is split by ``allocation``.
+    postprocessing : {"project", "clip"}
+        ``project`` (default): each noisy table, with its forbidden cells removed, is projected onto
+        the non-negative tables summing to the pooled estimate of its row count (norm-sub), then
+        normalised per parent configuration. ``clip``: negative counts set to zero, then normalised.
     """
+    if postprocessing not in POSTPROCESSING:
+        raise ValueError(f"postprocessing must be one of {POSTPROCESSING}")
     all_families = families(schema, structure)
     for family in all_families:
         family.sensitivity = encoded.rows_per_person[family.rows_of]
@@ -98,12 +136,24 @@ def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, bu
                                  allocation, accountant.definition)
     else:
         shares = np.full(len(all_families), np.inf)
-    cpts, fallbacks = {}, {}
+    measured = []
     for family, share in zip(all_families, shares, strict=True):
         exact = family_counts(family_data(family, encoded, schema), list(family.shape))
         parent_text = f" | {', '.join(family.parents)}" if family.parents else ""
         noisy = noisy_counts(exact.ravel(), sensitivity=family.sensitivity, budget=float(share),
                              accountant=accountant, what=f"counts of {family.node}{parent_text}").reshape(family.shape)
+        variance = noise_variance(accountant.entries[-1]) if accountant.is_private else 0.0
+        measured.append((family, noisy, variance))
+    # everything below is post-processing of the noisy measurements: it costs no privacy
+    totals = pooled_totals(measured) if postprocessing == "project" else {}
+    cpts, fallbacks = {}, {}
+    for family, noisy, variance in measured:
         mask = constraint_mask(family.node, family.parents, family.shape, schema)
-        cpts[family.node], fallbacks[family.node] = cpt_from_counts(family.node, family.parents, noisy, mask)
+        values = noisy.astype(np.float64)
+        if postprocessing == "project" and variance > 0:
+            values = np.where(mask, values, 0.0)
+            projected = project_to_total(values[mask], totals[family.rows_of])
+            values = np.zeros(family.shape)
+            values[mask] = projected
+        cpts[family.node], fallbacks[family.node] = cpt_from_counts(family.node, family.parents, values, mask)
     return FittedParameters(cpts, fallbacks)
