@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--delta", type=float, default=0.0, help="delta, with --privacy zcdp (e.g. 1e-6)")
     fit.add_argument("--privacy", choices=["pure", "zcdp"], default="pure",
                      help="pure: epsilon-DP, discrete Laplace; zcdp: discrete Gaussian (default pure)")
-    fit.add_argument("--allocation", choices=["size", "uniform"], default="size",
-                     help="how the budget is split between tables (default size)")
+    fit.add_argument("--allocation", choices=["uniform", "size"], default="uniform",
+                     help="how the budget is split between node families (default uniform)")
     fit.add_argument("--sep", default=",", help="CSV separator of the input (default ',')")
     fit.add_argument("-o", "--output", required=True, help="where to write the model file (JSON)")
 
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--patients", type=int, default=50_000)
     demo.add_argument("--epsilon", type=_epsilon, default=1.0)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--structure", default="structures/simulacrum_v2_compact.yaml",
+                      help="expert structure to fit (default: the compact one, sized for DP at this scale; "
+                           "structures/simulacrum_v2.yaml is the full DAG, the simulator's truth)")
     demo.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     return parser
 
@@ -166,7 +169,7 @@ def run_demo(args) -> None:
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise BayesgenError(f"output folder {out} exists and is not empty; pass --overwrite to replace it")
     schema = Schema.load("schemas/simulacrum_v2.yaml")
-    structure = Structure.load("structures/simulacrum_v2.yaml")
+    structure = Structure.load(args.structure)
     t0 = time.perf_counter()
     real = simulate_registry(args.patients, rng=args.seed)
     t1 = time.perf_counter()
@@ -174,7 +177,8 @@ def run_demo(args) -> None:
           f"(SIMULATED reference registry) in {t1 - t0:.1f} s")
     model = Synthesizer(schema, structure, epsilon=args.epsilon).fit(real)
     t2 = time.perf_counter()
-    print(f"fitted at epsilon={args.epsilon:g} with the expert structure in {t2 - t1:.1f} s")
+    print(f"fitted at epsilon={args.epsilon:g} with the expert structure {args.structure} "
+          f"({len(structure.edges)} edges) in {t2 - t1:.1f} s")
     synthetic = _sample_to(model, args.patients, out, "csv", args.seed + 1, 1_000_000, None, ",", args.overwrite)
     model.save(out / "model.json")
     t3 = time.perf_counter()

@@ -47,8 +47,12 @@ class Synthesizer:
         With ``privacy="zcdp"``, the δ of the (ε, δ) guarantee.
     privacy : {"pure", "zcdp"}
         Pure ε-DP with discrete Laplace noise, or zCDP with discrete Gaussian noise.
-    allocation : {"size", "uniform"}
+    allocation : {"uniform", "size"}
         How the budget is split between families (see :mod:`bayesgen.params.allocation`).
+    postprocessing : {"project", "clip"}
+        How each noisy count table is made non-negative (see :func:`bayesgen.params.fit_parameters`).
+    shrinkage : float
+        Strength of the pooling of noisy CPT rows towards their coarser rows, in noise units; 0 = off.
     rng : int, Generator or None
         Default randomness for :meth:`sample`. DP noise is never seeded.
 
@@ -64,13 +68,16 @@ class Synthesizer:
     """
 
     def __init__(self, schema: Schema, structure: Structure | None = None, epsilon: float = 1.0,
-                 delta: float = 0.0, privacy: str = "pure", allocation: str = "size", rng: RandomState = None):
+                 delta: float = 0.0, privacy: str = "pure", allocation: str = "uniform",
+                 postprocessing: str = "project", shrinkage: float = 1.0, rng: RandomState = None):
         self.schema = schema
         self.structure = structure
         self.epsilon = epsilon
         self.delta = delta
         self.privacy = privacy
         self.allocation = allocation
+        self.postprocessing = postprocessing
+        self.shrinkage = shrinkage
         self.rng = rng
 
     # -- fitting --------------------------------------------------------------------------------
@@ -94,7 +101,8 @@ class Synthesizer:
         structure.validate_for(self.schema)
         encoded = encode_tables(tables, self.schema)
         accountant = PrivacyAccountant(self.epsilon, self.delta, self.privacy)
-        fitted = fit_parameters(encoded, self.schema, structure, accountant, allocation=self.allocation)
+        fitted = fit_parameters(encoded, self.schema, structure, accountant, allocation=self.allocation,
+                                postprocessing=self.postprocessing, shrinkage=self.shrinkage)
         self.structure_ = structure
         self.cpts_ = fitted.cpts
         self.accountant_ = accountant
@@ -262,7 +270,8 @@ class Synthesizer:
             "cpts": {node: table.to_dict() for node, table in self.cpts_.items()},
             "privacy": self.ledger_,
             "settings": {"epsilon": _json_number(self.epsilon), "delta": self.delta, "privacy": self.privacy,
-                         "allocation": self.allocation},
+                         "allocation": self.allocation, "postprocessing": self.postprocessing,
+                         "shrinkage": self.shrinkage},
         })
 
     @classmethod
@@ -277,7 +286,9 @@ class Synthesizer:
             settings = body.get("settings", {})
             model = cls(schema, structure, epsilon=float(settings.get("epsilon", math.inf)),
                         delta=float(settings.get("delta", 0.0)), privacy=settings.get("privacy", "pure"),
-                        allocation=settings.get("allocation", "size"))
+                        allocation=settings.get("allocation", "uniform"),
+                        postprocessing=settings.get("postprocessing", "project"),
+                        shrinkage=float(settings.get("shrinkage", 1.0)))
             variables = schema.variables
             cpts = {}
             for node in structure.nodes:

@@ -5,6 +5,12 @@ tables: a family with ``m`` cells and sensitivity ``Δ`` under budget ``b`` has 
 proportional to ``m Δ / b`` (Laplace) or ``m Δ / sqrt(b)`` (Gaussian, b = ρ); minimising the sum under a
 fixed total budget (Lagrange) gives ``b ∝ sqrt(m Δ)`` for pure DP and ``b ∝ (m Δ)^(2/3)`` for zCDP.
 Large tables, which are spread over many cells, thus get more budget, but less than proportionally.
+
+``uniform`` is the default because it gives the better synthetic data: total absolute noise counts a
+unit of noise in a 19,000-cell table, which is mostly noise whatever it gets, the same as one in a
+4-cell marginal, so ``size`` starves the small tables that carry the marginals. On the simulated
+registry (50,000 patients, ε = 1) the mean 1-way TVD is about 0.05 with ``uniform`` against 0.07
+with ``size`` (compact structure); ``python benchmarks/fidelity.py --allocation uniform size``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import numpy as np
 ALLOCATIONS = ("uniform", "size")
 
 
-def allocate_budget(total: float, cells: list[int], sensitivities: list[float], method: str = "size",
+def allocate_budget(total: float, cells: list[int], sensitivities: list[float], method: str = "uniform",
                     definition: str = "pure") -> np.ndarray:
     """Split ``total`` between families.
 

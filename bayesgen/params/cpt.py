@@ -118,38 +118,66 @@ def project_to_total(values: np.ndarray, total: float) -> np.ndarray:
 
 
 def cpt_from_counts(node: str, parents: tuple[str, ...], counts: np.ndarray,
-                    mask: np.ndarray | None = None) -> tuple[ConditionalTable, int]:
+                    mask: np.ndarray | None = None, noise_sd: float = 0.0,
+                    shrinkage: float = 1.0, unbiased_counts: np.ndarray | None = None,
+                    ) -> tuple[ConditionalTable, int]:
     """Post-process (noisy) counts of shape ``(*parent_cards, card)`` into a CPT.
 
-    Negative counts are clipped to 0 and forbidden cells zeroed. A parent configuration with no mass
-    left falls back to the node's marginal (the clipped counts summed over all configurations,
-    restricted to that row's allowed values), and to uniform over the allowed values if that is empty
-    too. This is pure post-processing of the released counts: it costs no privacy.
+    Negative counts are clipped to 0 and forbidden cells zeroed. Each parent configuration's row is
+    then pooled towards the same row with its **last parent dropped** (the counts summed over that
+    parent's axis), recursively down to the node's marginal and, below that, uniform over the allowed
+    values (hierarchical shrinkage, as in the additive smoothing of Friedman and Goldszmidt's
+    hierarchical CPT priors)::
 
-    Returns the table and the number of parent configurations that used the fallback.
+        p(x | a_1..a_L) = (n(a_1..a_L, x) + k_L p(x | a_1..a_{L-1})) / (n(a_1..a_L) + k_L)
+
+    with the pseudo-count ``k_L = shrinkage * sqrt(card) * sd_L``, where ``sd_L`` is the noise
+    standard deviation of one summed cell at that level. A row whose counts are large next to the
+    noise keeps its own distribution; a row that is mostly noise takes its coarser parent's. With
+    ``noise_sd = 0`` (no noise) this is the maximum-likelihood CPT, and an empty row falls back to the
+    nearest non-empty coarser row. Pure post-processing of the released counts: it costs no privacy.
+
+    Returns the table and the number of parent configurations with no mass of their own (whose
+    distribution therefore comes entirely from the coarser levels).
 
     Examples
     --------
     >>> table, fallbacks = cpt_from_counts("B", ("A",), np.array([[3, 1], [0, 0]]))
     >>> table.probabilities.tolist(), fallbacks
     ([[0.75, 0.25], [0.75, 0.25]], 1)
+    >>> noisy, _ = cpt_from_counts("B", ("A",), np.array([[300, 100], [2, 0]]), noise_sd=10.0)
+    >>> [round(float(p), 2) for p in noisy.probabilities[1]]   # 2 counts, noise sd 10: pooled
+    [0.77, 0.23]
     """
     values = np.clip(np.asarray(counts, dtype=np.float64), 0, None)
     if mask is None:
         mask = np.ones(values.shape, dtype=bool)
+    mask = np.broadcast_to(mask, values.shape)
     values = np.where(mask, values, 0.0)
+    raw = values if unbiased_counts is None else np.where(mask, np.asarray(unbiased_counts, np.float64), 0.0)
     card = values.shape[-1]
-    rows = values.reshape(-1, card)
-    allowed = np.broadcast_to(mask, values.shape).reshape(-1, card)
+    n_parents = values.ndim - 1
+    # level 0: the marginal, pooled towards uniform over the values allowed anywhere
+    allowed_anywhere = mask.reshape(-1, card).any(axis=0).astype(np.float64)
+    prior = allowed_anywhere / allowed_anywhere.sum()
+    for level in range(0, n_parents + 1):
+        summed_axes = tuple(range(level, n_parents))
+        level_counts = np.clip(raw.sum(axis=summed_axes), 0, None) if summed_axes else values
+        cells_per_count = int(np.prod(values.shape[level:n_parents])) if summed_axes else 1
+        pseudo = shrinkage * np.sqrt(card) * noise_sd * np.sqrt(cells_per_count)
+        totals = level_counts.sum(axis=-1, keepdims=True)
+        prior_b = np.expand_dims(prior, axis=-2) if level > 0 else prior  # broadcast over the new parent
+        if pseudo > 0:
+            prior = (level_counts + pseudo * prior_b) / (totals + pseudo)
+        else:
+            prior = np.where(totals > 0, level_counts / np.where(totals > 0, totals, 1.0), prior_b)
+    rows = (prior * mask).reshape(-1, card)
     totals = rows.sum(axis=1)
-    empty = totals <= 0
-    if empty.any():
-        marginal = rows.sum(axis=0)
-        fallback = np.where(allowed[empty], marginal, 0.0)
-        no_marginal = fallback.sum(axis=1) <= 0
-        fallback[no_marginal] = allowed[empty][no_marginal].astype(np.float64)
+    no_mass = totals <= 0
+    if no_mass.any():  # the coarser rows put all their mass on values this row forbids
         rows = rows.copy()
-        rows[empty] = fallback
+        rows[no_mass] = mask.reshape(-1, card)[no_mass]
         totals = rows.sum(axis=1)
     probabilities = (rows / totals[:, None]).reshape(values.shape)
-    return ConditionalTable(node, tuple(parents), probabilities), int(empty.sum())
+    own_mass = values.reshape(-1, card).sum(axis=1) > 0
+    return ConditionalTable(node, tuple(parents), probabilities), int((~own_mass).sum())

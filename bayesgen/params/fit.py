@@ -111,7 +111,8 @@ def pooled_totals(measured: list[tuple[Family, np.ndarray, float]]) -> dict[str,
 
 
 def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, budget: float | None = None,
-                   allocation: str = "size", postprocessing: str = "project") -> FittedParameters:
+                   allocation: str = "uniform", postprocessing: str = "project",
+                   shrinkage: float = 1.0) -> FittedParameters:
     """Measure every family's counts with noise and post-process them into CPTs.
 
     Parameters
@@ -124,9 +125,15 @@ def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, bu
         ``project`` (default): each noisy table, with its forbidden cells removed, is projected onto
         the non-negative tables summing to the pooled estimate of its row count (norm-sub), then
         normalised per parent configuration. ``clip``: negative counts set to zero, then normalised.
+    shrinkage : float
+        Strength of the hierarchical pooling of noisy rows towards their coarser (fewer-parent)
+        rows, in units of the noise (see :func:`bayesgen.params.cpt.cpt_from_counts`); 0 turns the
+        pooling off, leaving only the fallback for empty rows.
     """
     if postprocessing not in POSTPROCESSING:
-        raise ValueError(f"postprocessing must be one of {POSTPROCESSING}")
+        raise ValueError(f"postprocessing must be one of {POSTPROCESSING}, got {postprocessing!r}")
+    if not shrinkage >= 0:
+        raise ValueError(f"shrinkage must be a non-negative number, got {shrinkage!r}")
     all_families = families(schema, structure)
     for family in all_families:
         family.sensitivity = encoded.rows_per_person[family.rows_of]
@@ -155,5 +162,7 @@ def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, bu
             projected = project_to_total(values[mask], totals[family.rows_of])
             values = np.zeros(family.shape)
             values[mask] = projected
-        cpts[family.node], fallbacks[family.node] = cpt_from_counts(family.node, family.parents, values, mask)
+        cpts[family.node], fallbacks[family.node] = cpt_from_counts(
+            family.node, family.parents, values, mask, noise_sd=float(np.sqrt(variance)), shrinkage=shrinkage,
+            unbiased_counts=noisy)
     return FittedParameters(cpts, fallbacks)
