@@ -6,7 +6,9 @@ Layout (format version 1)::
      "schema": {...}, "structure": {...}, "cpts": {node: {"parents", "shape", "probabilities"}},
      "privacy": {ledger}, "settings": {...}, "sha256": "<hex of the canonical JSON of the rest>"}
 
-JSON only (never pickle), so loading a model file cannot execute code. The checksum catches truncation
+JSON only (never pickle), so loading a model file cannot execute code. Standard JSON: infinite
+numbers in the privacy ledger and settings (ε = ∞ for a model fitted without noise) are written as
+the strings ``"inf"``/``"-inf"`` and read back as floats. The checksum catches truncation
 and accidental edits; loading also re-validates schema, structure and every CPT.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -24,15 +27,41 @@ FORMAT = "bayesgen-model"
 FORMAT_VERSION = 1
 
 
+NUMERIC_SECTIONS = ("privacy", "settings")
+
+
 def _canonical(payload: dict) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _infinities_as_text(value):
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {key: _infinities_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_infinities_as_text(item) for item in value]
+    return value
+
+
+def _infinities_from_text(value):
+    if value in ("inf", "-inf"):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _infinities_from_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_infinities_from_text(item) for item in value]
+    return value
 
 
 def write_model_file(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` with format header and checksum, atomically."""
     body = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    for section in NUMERIC_SECTIONS:
+        if section in body:
+            body[section] = _infinities_as_text(body[section])
     body["sha256"] = hashlib.sha256(_canonical(body).encode()).hexdigest()
-    write_text_atomic(path, json.dumps(body, allow_nan=True))
+    write_text_atomic(path, json.dumps(body, allow_nan=False))
 
 
 def read_model_file(path: str | os.PathLike) -> dict:
@@ -44,7 +73,7 @@ def read_model_file(path: str | os.PathLike) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"cannot read model file {path}: {exc}") from None
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"model file {path} is not valid JSON (truncated or corrupted?): {exc}") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
@@ -58,7 +87,14 @@ def read_model_file(path: str | os.PathLike) -> dict:
     for key in ("schema", "structure", "cpts", "privacy"):
         if key not in body:
             raise ModelFileError(f"model file {path} lacks {key!r}")
+    for section in NUMERIC_SECTIONS:
+        if section in body:
+            body[section] = _infinities_from_text(body[section])
     return body
+
+
+def _refuse_constant(name: str):
+    raise json.JSONDecodeError(f"non-standard JSON constant {name}", name, 0)
 
 
 def check_loaded(path, build):

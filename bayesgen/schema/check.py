@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayesgen.schema.encode import encode_tables
+from bayesgen.schema.encode import _order_values, encode_tables
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,13 @@ class Violation:
 
 def _text(values) -> pd.Series:
     return pd.Series(values, dtype="object").astype("string")
+
+
+def _index_row_values(frame: pd.DataFrame, table, column: str) -> pd.Series:
+    """``column`` of each person's index row (first by ``order_by``, then key), by parent key."""
+    order = np.lexsort(list(reversed(_order_values(frame, table))))
+    first = frame.iloc[order].drop_duplicates(table.parent.key, keep="first")
+    return pd.Series(pd.to_datetime(first[column]).to_numpy(), index=first[table.parent.key].to_numpy())
 
 
 def check_tables(tables: dict, schema, structure=None) -> list[Violation]:
@@ -87,10 +94,12 @@ def check_tables(tables: dict, schema, structure=None) -> list[Violation]:
     for child in schema.child_tables:
         for column in root.modelled_columns:
             if column.relative_to and column.relative_to in child.column_names:
-                first = encoded.index_row[child.name]
-                anchor = pd.to_datetime(tables[child.name][column.relative_to]).to_numpy()[np.maximum(first, 0)]
+                # the index row is each person's first child row in order_by order (as in encoding),
+                # found in the caller's table so that its row order does not matter
+                anchor = _index_row_values(tables[child.name], child, column.relative_to)
+                anchor = anchor.reindex(tables[root.name][root.primary_key]).to_numpy()
                 value = pd.to_datetime(tables[root.name][column.name]).to_numpy()
-                before = (value < anchor) & ~np.isnat(value)
+                before = (value < anchor) & ~np.isnat(value) & ~np.isnat(anchor)
                 if before.any():
                     violations.append(Violation(root.name, column.name,
                                                 f"before the index {child.name}.{column.relative_to}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -307,6 +308,12 @@ class Column:
                                               n_rows=int(no_anchor.sum()))
                 return days - anchor_days
             return days
+        if values.dtype == bool or (values.dtype == object and len(values)):
+            is_bool = (np.ones(len(values), dtype=bool) if values.dtype == bool else
+                       values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool))
+            if is_bool.any():
+                raise DataValidationError(table, self.name, f"boolean value (wrong type, expected {self.type})",
+                                          value=bool(values[is_bool].iloc[0]), n_rows=int(is_bool.sum()))
         numeric = pd.to_numeric(values, errors="coerce")
         not_number = numeric.isna().to_numpy()
         if not_number.any():
@@ -350,6 +357,8 @@ class Column:
         lo, hi = edges[bin_index], edges[bin_index + 1]
         if self.type == "continuous":
             values = lo + uniforms * (hi - lo)
+            # lo + u (hi - lo) can round up to hi for u just below 1: keep every value inside its bin
+            values = np.minimum(values, np.nextafter(hi, -np.inf))
             values = np.minimum(values, self.maximum)
             values[is_missing] = np.nan
             return values
@@ -426,8 +435,20 @@ def _encode_categories(values: pd.Series, categories, table: str, column: str):
         factor = values.cat.codes.to_numpy()
         uniques = values.cat.categories
     else:
-        factor, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = [_unique_as_text(u, table, column) for u in uniques]
+        try:
+            factor, uniques = pd.factorize(values, use_na_sentinel=True)
+        except TypeError:  # unhashable values (lists, dicts, sets) cannot be categories
+            unhashable = values.map(lambda v: not isinstance(v, Hashable)).to_numpy(dtype=bool)
+            first = values[unhashable].iloc[0] if unhashable.any() else None
+            raise DataValidationError(table, column, "wrong type in a categorical column (not a single value)",
+                                      value=_short(repr(first)), n_rows=int(unhashable.sum())) from None
+    texts = []
+    for position, unique in enumerate(uniques):
+        try:
+            texts.append(_unique_as_text(unique, table, column))
+        except DataValidationError as error:  # name how many rows hold the wrongly typed value
+            raise DataValidationError(table, column, error.problem, value=error.value,
+                                      n_rows=int((factor == position).sum())) from None
     mapping = pd.Index(list(categories)).get_indexer([t if t is not None else "\x00" for t in texts])
     blank = np.array([t is None for t in texts], dtype=bool)
     mapping = np.where(blank, -2, mapping).astype(np.int32)

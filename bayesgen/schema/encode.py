@@ -250,7 +250,9 @@ def _validate_columns(frame: pd.DataFrame, table: Table) -> None:
     for column in table.columns:
         if column.type == "id":
             continue
-        if column.is_modelled:
+        if column.derived is not None and column.type in ("categorical", "ordinal"):
+            replace(column, derived=None).encode(frame[column.name], table.name)  # code set only
+        elif column.is_modelled:
             if column.relative_to:
                 values = frame[column.name]
                 # range and type only here; offsets are checked against the anchor in _encode_columns
