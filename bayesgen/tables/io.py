@@ -73,6 +73,9 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", ove
                             f"(--overwrite) to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private (0700); the output folder is ordinary
     try:
         for name, frame in tables.items():
             if fmt == "csv":
