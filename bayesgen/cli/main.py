@@ -210,6 +210,10 @@ def main(argv=None) -> int:
     except BayesgenError as exc:
         print(f"bayesgen {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only folder: say so, without a traceback
+        print(f"bayesgen {args.command}: error: {exc.strerror or exc} ({exc.filename or 'file system'})",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -279,11 +279,16 @@ class Column:
             if self.relative_to:
                 outside = (numbers < 0) | (numbers >= edges[-1])
                 if outside.any():
-                    first = numbers[np.flatnonzero(outside)[0]]
+                    at = np.flatnonzero(outside)[0]
+                    offset = int(numbers[at])
+                    given = values[present].iloc[at]
+                    given = given.date().isoformat() if hasattr(given, "date") else _short(str(given))
+                    where = "before" if offset < 0 else "too long after"
                     raise DataValidationError(
                         table, self.name,
-                        f"date is before {self.relative_to} or beyond the last bin "
-                        f"({int(edges[-1])} days after it)", value=f"{int(first)} days", n_rows=int(outside.sum()))
+                        f"date {where} its anchor {self.relative_to} (allowed: 0 to "
+                        f"{int(edges[-1]) - 1} days after it)", value=f"{given} ({offset} days)",
+                        n_rows=int(outside.sum()))
             codes[present] = np.clip(found, 0, self.n_values - 1)
         if self.missing:
             codes[is_missing] = self.missing_code
