@@ -387,7 +387,7 @@ def test_surgery_before_diagnosis_is_refused_naming_table_and_column(simulacrum,
     late = tumours["DIAGNOSISDATEBEST"] >= pd.Timestamp("2013-02-01")
     row = tumours.index[tumours["DATE_FIRST_SURGERY"].notna() & first_of_patient & late][0]
     tumours.loc[row, "DATE_FIRST_SURGERY"] = tumours.loc[row, "DIAGNOSISDATEBEST"] - pd.Timedelta(days=3)
-    with pytest.raises(DataValidationError, match="before DIAGNOSISDATEBEST") as err:
+    with pytest.raises(DataValidationError, match="before its anchor DIAGNOSISDATEBEST") as err:
         check_tables(tables, simulacrum)
     assert (err.value.table, err.value.column, err.value.n_rows) == ("SIM_AV_TUMOUR", "DATE_FIRST_SURGERY", 1)
 
