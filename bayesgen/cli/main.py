@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pure: epsilon-DP, discrete Laplace; zcdp: discrete Gaussian (default pure)")
     fit.add_argument("--allocation", choices=["uniform", "size"], default="uniform",
                      help="how the budget is split between node families (default uniform)")
+    fit.add_argument("--postprocessing", choices=["project", "clip"], default="project",
+                     help="how noisy counts are made non-negative (default project: norm-sub onto the "
+                          "pooled row count)")
+    fit.add_argument("--shrinkage", type=float, default=1.0,
+                     help="pooling of noisy CPT rows towards coarser rows, in noise units (default 1; 0 = off)")
     fit.add_argument("--sep", default=",", help="CSV separator of the input (default ',')")
     fit.add_argument("-o", "--output", required=True, help="where to write the model file (JSON)")
 
@@ -114,7 +119,8 @@ def run_fit(args) -> None:
     tables = read_tables(args.data, schema, sep=args.sep)
     start = time.perf_counter()
     model = Synthesizer(schema, structure, epsilon=args.epsilon, delta=args.delta, privacy=args.privacy,
-                        allocation=args.allocation).fit(tables)
+                        allocation=args.allocation, postprocessing=args.postprocessing,
+                        shrinkage=args.shrinkage).fit(tables)
     model.save(args.output)
     print(f"fitted in {time.perf_counter() - start:.1f} s; model written to {args.output}")
     dropped = {t: n for t, n in model.bounding_report_.items() if n}
