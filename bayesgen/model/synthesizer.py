@@ -39,8 +39,16 @@ class Synthesizer:
     ----------
     schema : Schema
         The declared, public schema.
-    structure : Structure, optional
-        The DAG; default: the shipped structure named like the schema.
+    structure : Structure or "learn", optional
+        The DAG; default: the shipped structure named like the schema. ``"learn"``: learn it from the
+        data under DP (:func:`bayesgen.learn_structure`, PrivBayes-style) with ``structure_share`` of
+        the budget, charged to the same accountant as the parameters.
+    structure_share : float
+        With ``structure="learn"``, the share of the budget spent on the structure (default 0.3, as
+        in PrivBayes); the parameters get the rest, including whatever the search left unspent.
+    max_parents, constraints
+        With ``structure="learn"``: the degree (default: chosen from the data size and budget) and
+        the expert constraints (default: the tiers of the shipped structure).
     epsilon : float
         Total privacy budget; ``math.inf`` fits without noise (not private).
     delta : float
@@ -69,7 +77,8 @@ class Synthesizer:
 
     def __init__(self, schema: Schema, structure: Structure | None = None, epsilon: float = 1.0,
                  delta: float = 0.0, privacy: str = "pure", allocation: str = "uniform",
-                 postprocessing: str = "project", shrinkage: float = 1.0, rng: RandomState = None):
+                 postprocessing: str = "project", shrinkage: float = 1.0, structure_share: float = 0.3,
+                 max_parents: int | None = None, constraints=None, rng: RandomState = None):
         self.schema = schema
         self.structure = structure
         self.epsilon = epsilon
@@ -78,6 +87,9 @@ class Synthesizer:
         self.allocation = allocation
         self.postprocessing = postprocessing
         self.shrinkage = shrinkage
+        self.structure_share = structure_share
+        self.max_parents = max_parents
+        self.constraints = constraints
         self.rng = rng
 
     # -- fitting --------------------------------------------------------------------------------
@@ -97,10 +109,24 @@ class Synthesizer:
         data holder's eyes only (never saved), ``bounding_report_`` (rows dropped by contribution
         bounding) and ``fallback_rows_`` (parent configurations whose noisy counts were empty).
         """
-        structure = self._resolved_structure()
-        structure.validate_for(self.schema)
+        learn = isinstance(self.structure, str)
+        if learn and self.structure != "learn":
+            raise ValueError(f"structure must be a Structure, None or 'learn', got {self.structure!r}")
+        if learn and not 0 < self.structure_share < 1:
+            raise ValueError(f"structure_share must be between 0 and 1, got {self.structure_share!r}")
+        structure = None if learn else self._resolved_structure()
+        if structure is not None:
+            structure.validate_for(self.schema)
         encoded = encode_tables(tables, self.schema)
         accountant = PrivacyAccountant(self.epsilon, self.delta, self.privacy)
+        if learn:
+            from bayesgen.structure.learn import learn_from_codes
+
+            budget = accountant.budget * self.structure_share if accountant.is_private else math.inf
+            structure = learn_from_codes(encoded, self.schema, epsilon=budget, max_parents=self.max_parents,
+                                         constraints=self.constraints, rng=self.rng, accountant=accountant,
+                                         fit_epsilon=self.epsilon * (1 - self.structure_share))
+            structure.validate_for(self.schema)
         fitted = fit_parameters(encoded, self.schema, structure, accountant, allocation=self.allocation,
                                 postprocessing=self.postprocessing, shrinkage=self.shrinkage)
         self.structure_ = structure

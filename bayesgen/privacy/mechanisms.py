@@ -78,3 +78,44 @@ def noisy_counts(counts: np.ndarray, *, sensitivity: int, budget: float, account
     cost = float(measurement.map(int(sensitivity)))
     accountant.charge(LedgerEntry(what, mechanism, float(sensitivity), float(scale), cost, int(counts.size)))
     return np.asarray(measurement(counts.tolist()), dtype=np.int64)
+
+
+def noisy_max_measurement(scale: float, definition: str):
+    dp = opendp()
+    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.linf_distance(T=float)
+    measure = dp.max_divergence() if definition == "pure" else dp.zero_concentrated_divergence()
+    return dp.m.make_noisy_max(*space, measure, scale=scale)
+
+
+def noisy_max_index(utilities: np.ndarray, *, sensitivity: float, budget: float,
+                    accountant: PrivacyAccountant, what: str) -> int:
+    """The index of the (noisily) highest utility: the exponential mechanism, costing ``budget``.
+
+    OpenDP's ``make_noisy_max`` (Gumbel noise, equivalent to the exponential mechanism) on utilities
+    whose values one person changes by at most ``sensitivity`` each, in either direction. The cost is
+    ε for pure DP (``2 Δ / scale``) or ρ for zCDP, from OpenDP's privacy map. With an accountant of
+    infinite ε the exact maximum is returned and nothing is charged.
+
+    Examples
+    --------
+    >>> accountant = PrivacyAccountant(epsilon=1.0)
+    >>> index = noisy_max_index(np.array([0.0, 500.0, 3.0]), sensitivity=1.0, budget=0.5,
+    ...                         accountant=accountant, what="example")
+    >>> index, round(accountant.spent, 6)
+    (1, 0.5)
+    """
+    values = [float(u) for u in np.asarray(utilities, dtype=np.float64)]
+    if not values:
+        raise ValueError(f"{what}: no candidates")
+    if not accountant.is_private:
+        return int(np.argmax(values))
+    if not budget > 0:
+        raise ValueError(f"{what}: budget must be positive")
+    definition = accountant.definition
+    scale = 2 * sensitivity / budget if definition == "pure" else sensitivity / math.sqrt(2 * budget)
+    scale = _scale_for(lambda s: noisy_max_measurement(s, definition).map(float(sensitivity)), budget, scale)
+    measurement = noisy_max_measurement(scale, definition)
+    cost = float(measurement.map(float(sensitivity)))
+    accountant.charge(LedgerEntry(what, "exponential (noisy max)", float(sensitivity), float(scale), cost,
+                                  len(values)))
+    return int(measurement(values))
