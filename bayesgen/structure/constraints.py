@@ -106,8 +106,12 @@ class StructureConstraints:
             if (a, b) in required or (b, a) in required:
                 continue
             edge = (a, b) if order[a] < order[b] else (b, a)
-            if edge in self.forbidden:
+            if not self.allows(*edge):
                 edge = (edge[1], edge[0])
+                if not self.allows(*edge):
+                    raise StructureError(
+                        f"schema constraint '{constraint.name}' needs an edge between {edge[1]} and "
+                        f"{edge[0]}, but the constraints forbid both directions (forbidden edges or tiers)")
             required.add(edge)
         return StructureConstraints(self.tiers, self.forbidden, frozenset(required), self.max_in_degree)
 
