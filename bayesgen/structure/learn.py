@@ -49,6 +49,7 @@ from bayesgen.structure.structure import Structure, Tier
 METHODS = ("privbayes", "hill_climb")
 SCORES = ("bic", "bdeu", "k2")
 MAX_SEARCH_PARENTS = 3
+NON_PRIVATE_PARENTS = 2
 SIZE_SHARE = 0.05  # of the structure budget, for the noisy row counts behind theta-usefulness
 SCORE_SENSITIVITY = 2.0  # of n*R per added or removed row (see the module docstring)
 
@@ -225,8 +226,14 @@ def _privbayes(encoded, schema, nodes, constraints, accountant, epsilon, max_par
         family_epsilon = fit_epsilon / len(nodes)
         for name, count in zip(names, noisy, strict=True):
             max_cells[name] = max(float(count), 0.0) * family_epsilon / (theta * sensitivity[name])
-    elif max_parents is None:  # no noise at all: degree by the same rule with n exact, epsilon_fit = inf
-        max_cells = {name: math.inf for name in schema.tables}
+    elif max_parents is None:
+        # no privacy: the same rule with exact row counts; with no noise planned either, no cell cap
+        # but at most NON_PRIVATE_PARENTS parents (the search grows as nodes ** parents)
+        family_epsilon = fit_epsilon / len(nodes)
+        for name in schema.tables:
+            max_cells[name] = encoded.n_rows[name] * family_epsilon / (theta * sensitivity[name])
+        if math.isinf(fit_epsilon):
+            limit = min(limit, NON_PRIVATE_PARENTS)
     steps = len(nodes) - 1
     epsilon_step = step_budget / max(steps, 1)
 
