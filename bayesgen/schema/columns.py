@@ -103,7 +103,17 @@ class Column:
     @classmethod
     def from_dict(cls, data: dict, table: str) -> Column:
         if not isinstance(data, dict) or "name" not in data:
-            raise SchemaError(f"table {table}: every column needs a 'name' (got {data!r})")
+            raise SchemaError(f"table {table}: every column needs a 'name' (got {_short(repr(data))})")
+        try:
+            return cls._from_dict(data, table)
+        except SchemaError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+            raise SchemaError(f"{table}.{_short(str(data['name']))}: malformed declaration "
+                              f"({type(exc).__name__}: {_short(str(exc))})") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict, table: str) -> Column:
         name = str(data["name"])
         where = f"{table}.{name}"
         kind = data.get("type")

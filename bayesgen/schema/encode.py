@@ -90,8 +90,43 @@ def check_table_set(tables, schema: Schema) -> dict[str, pd.DataFrame]:
     return {name: tables[name] for name in schema.tables}
 
 
+def check_key_values(key: pd.Series, table: str, column: str) -> None:
+    """Keys must be single whole numbers or text: refuse lists, bytes, booleans, fractions, inf."""
+    if key.dtype != object and not isinstance(key.dtype, pd.StringDtype):
+        if pd.api.types.is_bool_dtype(key.dtype):
+            raise DataValidationError(table, column, "boolean key (wrong type)", n_rows=len(key))
+        if pd.api.types.is_float_dtype(key.dtype):
+            values = key.to_numpy(dtype=np.float64)
+            bad = np.isfinite(values) & (values != np.floor(values)) | np.isinf(values)
+            if bad.any():
+                raise DataValidationError(table, column, "key is not a whole number or text",
+                                          value=float(values[bad][0]), n_rows=int(bad.sum()))
+        return
+    if key.dtype != object:
+        return
+
+    def wrong(value) -> bool:
+        if value is None or value is pd.NA or isinstance(value, str | int | np.integer) and not isinstance(
+                value, bool | np.bool_):
+            return False
+        if isinstance(value, float | np.floating):
+            return not (np.isnan(value) or float(value).is_integer())
+        return value is not pd.NaT
+
+    bad = key.map(wrong).to_numpy(dtype=bool)
+    if bad.any():
+        raise DataValidationError(table, column, "key is not a whole number or text (wrong type)",
+                                  value=_short_repr(key[bad].iloc[0]), n_rows=int(bad.sum()))
+
+
+def _short_repr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_primary_key(frame: pd.DataFrame, table: Table) -> None:
     key = frame[table.primary_key]
+    check_key_values(key, table.name, table.primary_key)
     null = key.isna().to_numpy()
     if null.any():
         raise DataValidationError(table.name, table.primary_key, "missing primary key", n_rows=int(null.sum()))
@@ -180,6 +215,7 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
         frame = frames[table.name]
         _check_primary_key(frame, table)
         foreign = frame[table.parent.key]
+        check_key_values(foreign, table.name, table.parent.key)
         null = foreign.isna().to_numpy()
         if null.any():
             raise DataValidationError(table.name, table.parent.key, "missing foreign key", n_rows=int(null.sum()))

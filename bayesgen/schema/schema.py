@@ -74,6 +74,18 @@ class Schema:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "schema") -> Schema:
+        """Build and validate a schema from its document; any malformed part is a :class:`SchemaError`."""
+        try:
+            return cls._from_dict(data, source)
+        except SchemaError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+            text = str(exc)
+            text = text if len(text) <= 200 else text[:197] + "..."
+            raise SchemaError(f"{source}: malformed schema ({type(exc).__name__}: {text})") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict, source: str = "schema") -> Schema:
         if not isinstance(data, dict):
             raise SchemaError(f"{source}: expected a mapping at the top level")
         version = data.get("spec_version")
