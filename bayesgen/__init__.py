@@ -23,8 +23,8 @@ from bayesgen.errors import (
 from bayesgen.model import Synthesizer
 from bayesgen.privacy import PrivacyAccountant
 from bayesgen.schema import Schema
-from bayesgen.structure import Structure, StructureConstraints, learn_structure
+from bayesgen.structure import Structure, StructureConstraints, StructureDiff, learn_structure
 
 __all__ = ["BayesgenError", "DataValidationError", "ModelFileError", "NotFittedError", "PrivacyAccountant",
-           "PrivacyBudgetError", "Schema", "SchemaError", "Structure", "StructureConstraints", "StructureError", "Synthesizer",
-           "datasets", "learn_structure"]
+           "PrivacyBudgetError", "Schema", "SchemaError", "Structure", "StructureConstraints", "StructureDiff",
+           "StructureError", "Synthesizer", "datasets", "learn_structure"]

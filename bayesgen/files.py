@@ -33,6 +33,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # mkstemp makes it private (0600): give it a normal file's mode
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -1,9 +1,10 @@
-"""The ``bayesgen`` command line: fit, sample, ledger, demo."""
+"""The ``bayesgen`` command line: fit, sample, ledger, demo, structure (learn, show, diff)."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,26 @@ differential privacy. Typical use:
       --epsilon 1 -o model.json          # inside the registry: the model file is what you release
   bayesgen sample model.json -n 100000 -o synthetic/ --format parquet --seed 7
   bayesgen demo                           # all of it on simulated data, in about a minute
+  bayesgen structure learn data/ --schema schemas/simulacrum_v2.yaml --epsilon 0.3 -o learned.yaml
+  bayesgen structure diff structures/simulacrum_v2.yaml learned.yaml
 """
+
+STRUCTURE_DESCRIPTION = """\
+Learn, inspect and compare Bayesian-network structures (DAG YAML files):
+
+  bayesgen structure learn data/ --schema schemas/simulacrum_v2.yaml --epsilon 0.3 -o learned.yaml
+  bayesgen structure show learned.yaml --schema schemas/simulacrum_v2.yaml --draw learned.svg
+  bayesgen structure diff structures/simulacrum_v2.yaml learned.yaml
+
+Drawing (--draw) needs matplotlib: pip install 'bayesgen[plot]'.
+"""
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _epsilon(text: str) -> float:
@@ -79,6 +99,55 @@ def build_parser() -> argparse.ArgumentParser:
                       help="expert structure to fit (default: the compact one, sized for DP at this scale; "
                            "structures/simulacrum_v2.yaml is the full DAG, the simulator's truth)")
     demo.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+
+    structure = commands.add_parser("structure", help="learn, show or compare structures (DAG YAML files)",
+                                    description=STRUCTURE_DESCRIPTION,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = structure.add_subparsers(dest="structure_command", required=True, metavar="ACTION")
+
+    learn = actions.add_parser(
+        "learn", help="learn a structure from registry tables",
+        description="Learn a DAG over the schema's model variables and write it as a structure YAML file. "
+                    "privbayes (default) is a differentially private greedy search that spends --epsilon; "
+                    "hill_climb is pgmpy's NON-PRIVATE hill climbing, only for data in a safe setting. "
+                    "Tiers come from --tiers-from, else from the shipped structure named like the schema.")
+    learn.add_argument("data", nargs="+", help="a folder with TABLE.csv/TABLE.parquet files, or the files themselves")
+    learn.add_argument("--schema", required=True, help="schema YAML (e.g. schemas/simulacrum_v2.yaml)")
+    learn.add_argument("--method", choices=["privbayes", "hill_climb"], default="privbayes",
+                       help="privbayes: DP greedy search (default); hill_climb: non-private, spends no budget "
+                            "and gives no guarantee")
+    learn.add_argument("--epsilon", type=_epsilon, default=0.3,
+                       help="privacy budget of the privbayes search (default 0.3; 'inf' = no noise); "
+                            "this is on top of the budget of the later fit")
+    learn.add_argument("--max-parents", type=_non_negative_int, default=None, metavar="K",
+                       help="at most K parents per node (default: privbayes chooses the degree from the data "
+                            "size and budget; hill_climb has no limit)")
+    learn.add_argument("--score", choices=["bic", "bdeu", "k2"], default="bic",
+                       help="score of hill_climb (default bic; privbayes always uses its R score)")
+    learn.add_argument("--seed", type=int, default=None,
+                       help="seed for the data-independent choices (the DP noise is never seeded)")
+    learn.add_argument("--tiers-from", metavar="STRUCTURE.yaml",
+                       help="take the tiers (e.g. patient, tumour, outcome) from this structure file")
+    learn.add_argument("--sep", default=",", help="CSV separator of the input (default ',')")
+    learn.add_argument("-o", "--output", required=True, help="where to write the learned structure (YAML)")
+    learn.add_argument("--draw", metavar="OUT.png|OUT.svg", help="also draw the learned structure")
+
+    show = actions.add_parser(
+        "show", help="print a structure's nodes by tier, parents and edges",
+        description="Print a structure's nodes tier by tier with their parents, and every edge with the "
+                    "reason given for it. With --schema, the structure is checked against the schema and "
+                    "each node's conditional table size (cells) is shown.")
+    show.add_argument("structure", help="structure YAML (e.g. structures/simulacrum_v2.yaml)")
+    show.add_argument("--schema", help="schema YAML, to check the structure and count table cells")
+    show.add_argument("--draw", metavar="OUT.png|OUT.svg", help="also draw the structure")
+
+    diff = actions.add_parser(
+        "diff", help="compare two structures: added, removed, reversed edges and SHD",
+        description="Print the edges of B that A lacks (added), the edges of A that B lacks (removed), the "
+                    "edges of A that B has the other way round (reversed), and the structural Hamming "
+                    "distance (SHD, their total).")
+    diff.add_argument("a", metavar="A.yaml", help="the reference structure")
+    diff.add_argument("b", metavar="B.yaml", help="the structure compared with it")
     return parser
 
 
@@ -208,14 +277,133 @@ def run_demo(args) -> None:
               f"{row['mean_tvd_2way']:>10.4f} {row['max_tvd_2way']:>11.4f}")
 
 
+def run_structure(args) -> None:
+    handlers = {"learn": run_structure_learn, "show": run_structure_show, "diff": run_structure_diff}
+    handlers[args.structure_command](args)
+
+
+def run_structure_learn(args) -> None:
+    from bayesgen.files import resolve_resource
+    from bayesgen.privacy.accountant import PrivacyAccountant
+    from bayesgen.schema.schema import Schema
+    from bayesgen.structure.constraints import StructureConstraints
+    from bayesgen.structure.draw import check_drawable
+    from bayesgen.structure.learn import learn_structure
+    from bayesgen.structure.structure import Structure
+    from bayesgen.tables.io import read_tables
+
+    if args.draw:
+        check_drawable(args.draw)  # before any budget is spent
+    schema = Schema.load(args.schema)
+    tier_source = Structure.load(args.tiers_from) if args.tiers_from else None
+    constraints = StructureConstraints.from_structure(tier_source) if tier_source else None
+    tables = read_tables(args.data, schema, sep=args.sep)
+    private = args.method == "privbayes"
+    accountant = PrivacyAccountant(args.epsilon) if private else None
+    start = time.perf_counter()
+    learned = learn_structure(tables, schema, method=args.method, epsilon=args.epsilon, max_parents=args.max_parents,
+                              constraints=constraints, rng=args.seed, accountant=accountant, score=args.score)
+    elapsed = time.perf_counter() - start
+    if tier_source is None:  # the learner took its tiers from the shipped structure, if there is one
+        shipped = resolve_resource(schema.name, "structures")
+        tier_source = Structure.load(shipped) if shipped.exists() else None
+    learned = _with_tier_names(learned, tier_source)
+    learned.validate_for(schema)
+    learned.save(args.output)
+    print(f"learned {len(learned.edges)} edges over {len(learned.nodes)} nodes ({args.method}) in {elapsed:.1f} s; "
+          f"structure written to {args.output}")
+    if args.draw:
+        learned.draw(args.draw, schema=schema)
+        print(f"drawing written to {args.draw}")
+    if private:
+        print(format_ledger(accountant.ledger()))
+    else:
+        print("hill_climb is NOT differentially private: the structure was learned from the exact data and "
+              "may reveal information about individuals; release it only from a safe setting.")
+
+
+def _with_tier_names(structure, source):
+    """``structure`` with the tier names of ``source`` where their nodes match (the learner numbers tiers)."""
+    from bayesgen.structure.structure import Structure, Tier
+
+    if source is None:
+        return structure
+    names = {frozenset(t.nodes): t.name for t in source.tiers}
+    tiers = tuple(Tier(names.get(frozenset(t.nodes), t.name), t.nodes) for t in structure.tiers)
+    if len({t.name for t in tiers}) != len(tiers):
+        return structure
+    return Structure(structure.nodes, structure.edges, tiers, structure.reasons, structure.schema_name)
+
+
+def run_structure_show(args) -> None:
+    from bayesgen.schema.schema import Schema
+    from bayesgen.structure.draw import check_drawable
+    from bayesgen.structure.structure import Structure
+
+    if args.draw:
+        check_drawable(args.draw)
+    structure = Structure.load(args.structure)
+    schema = Schema.load(args.schema) if args.schema else None
+    if schema is not None:
+        structure.validate_for(schema)
+    print(f"{args.structure}: {len(structure.nodes)} nodes, {len(structure.edges)} edges, "
+          f"{len(structure.tiers)} tiers" + (f" (schema {structure.schema_name})" if structure.schema_name else ""))
+    if schema is not None:
+        print(f"valid for schema {schema.name}")
+    cells = {}
+    if schema is not None:
+        variables = schema.variables
+        for node in structure.nodes:
+            cells[node] = math.prod(variables[p].n_states for p in (*structure.parents(node), node))
+    groups = [(tier.name, tier.nodes) for tier in structure.tiers]
+    tiered = {node for tier in structure.tiers for node in tier.nodes}
+    rest = tuple(node for node in structure.nodes if node not in tiered)
+    if rest:
+        groups.append(("(no tier)" if structure.tiers else "nodes", rest))
+    width = max([len(node) for node in structure.nodes] + [4])
+    print()
+    print("Nodes by tier, with their parents" + (" and the cells of their conditional tables:" if cells else ":"))
+    for name, nodes in groups:
+        print(f"  {name} ({len(nodes)} node{'s' * (len(nodes) != 1)})")
+        for node in nodes:
+            parents = structure.parents(node)
+            size = f"{cells[node]:>9,} cells  " if cells else ""
+            print(f"    {node:<{width}}  {size}<- {', '.join(parents) if parents else '(no parents)'}")
+    if cells:
+        largest = max(cells, key=cells.get)
+        print(f"  conditional tables: {sum(cells.values()):,} cells in all; the largest is {largest}'s "
+              f"({cells[largest]:,} cells)")
+    print()
+    print(f"Edges ({len(structure.edges)}):")
+    for parent, child in structure.edges:
+        why = structure.reasons.get((parent, child))
+        print(f"  {parent} -> {child}" + (f": {why}" if why else ""))
+    if args.draw:
+        structure.draw(args.draw, schema=schema)
+        print(f"drawing written to {args.draw}")
+
+
+def run_structure_diff(args) -> None:
+    from bayesgen.structure.structure import Structure
+
+    a, b = Structure.load(args.a), Structure.load(args.b)
+    print(f"A: {args.a} ({len(a.edges)} edges)")
+    print(f"B: {args.b} ({len(b.edges)} edges)")
+    print(a.diff(b))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"fit": run_fit, "sample": run_sample, "ledger": run_ledger, "demo": run_demo}
+    handlers = {"fit": run_fit, "sample": run_sample, "ledger": run_ledger, "demo": run_demo,
+                "structure": run_structure}
     try:
         handlers[args.command](args)
     except BayesgenError as exc:
         print(f"bayesgen {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and cut short: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except OSError as exc:  # a full disk, a read-only folder: say so, without a traceback
         print(f"bayesgen {args.command}: error: {exc.strerror or exc} ({exc.filename or 'file system'})",
               file=sys.stderr)

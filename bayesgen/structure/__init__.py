@@ -2,6 +2,6 @@
 
 from bayesgen.structure.constraints import StructureConstraints
 from bayesgen.structure.learn import learn_structure
-from bayesgen.structure.structure import Structure, Tier
+from bayesgen.structure.structure import Structure, StructureDiff, Tier
 
-__all__ = ["Structure", "StructureConstraints", "Tier", "learn_structure"]
+__all__ = ["Structure", "StructureConstraints", "StructureDiff", "Tier", "learn_structure"]

@@ -266,7 +266,7 @@ def _privbayes(encoded, schema, nodes, constraints, accountant, epsilon, max_par
         for child in eligible:
             rows_of = data.rows_of(child)
             pool = [p for p in in_network if constraints.allows(p, child) and p not in required_parents[child]
-                    and _can_be_parent(p, child, variables, schema, parents_of)]
+                    and _can_be_parent(p, child, variables, schema, parents_of, required_parents)]
             required = tuple(sorted(required_parents[child], key=in_network.index))
             base_cells = cards[child] * math.prod(cards[p] for p in required)
             for size in range(0, max(limit - len(required), 0) + 1):
@@ -311,15 +311,44 @@ def _privbayes(encoded, schema, nodes, constraints, accountant, epsilon, max_par
     return structure
 
 
-def _can_be_parent(parent: str, child: str, variables, schema, parents_of) -> bool:
-    """Sampling order across tables: a child-table node cannot depend on a patient-level outcome."""
+def _can_be_parent(parent: str, child: str, variables, schema, parents_of, required_parents) -> bool:
+    """Sampling order across tables: patient-level nodes are drawn before tumours, outcomes after.
+
+    A child-table node cannot depend on a patient-level outcome (a patient node that depends on a
+    tumour), and a patient node that child-table nodes depend on (now, or by a required edge) cannot
+    become an outcome.
+    """
     root = schema.root_table
     child_table, parent_table = variables[child].table, variables[parent].table
     if child_table != root and parent_table == root:
         return not _is_outcome(parent, variables, root, parents_of)
     if child_table != root and parent_table != child_table:
         return False  # different child tables are not joined
+    if child_table == root and (parent_table != root or _is_outcome(parent, variables, root, parents_of)):
+        if variables[child].count_of:  # a row count is drawn before the rows it counts
+            return False
+        return not _feeds_child_tables(child, variables, root, parents_of, required_parents)
     return True
+
+
+def _feeds_child_tables(node: str, variables, root: str, parents_of, required_parents) -> bool:
+    """Whether a child-table node has ``node`` as an ancestor, or will by a required edge."""
+    for other in set(parents_of) | set(required_parents):
+        if variables[other].table != root and node in _ancestors(other, parents_of, required_parents):
+            return True
+    return False
+
+
+def _ancestors(node: str, parents_of, required_parents) -> set[str]:
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        for parent in (*parents_of.get(current, ()), *required_parents.get(current, ())):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
 
 
 def _is_outcome(node: str, variables, root: str, parents_of) -> bool:
@@ -354,7 +383,8 @@ def _hill_climb(encoded, schema, nodes, constraints, max_parents, score) -> Stru
     in_degree = max_parents if max_parents is not None else constraints.max_in_degree
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
-    search = HillClimbSearch(scoring_method=f"{score}-d", max_indegree=in_degree, expert_knowledge=knowledge,
+    pgmpy_score = {"bic": "bic-d", "bdeu": "bdeu", "k2": "k2"}[score]  # pgmpy 1.x names
+    search = HillClimbSearch(scoring_method=pgmpy_score, max_indegree=in_degree, expert_knowledge=knowledge,
                              return_type="dag", show_progress=False)
     dag = search.fit(frame).causal_graph_
     edges = [(str(u), str(v)) for u, v in dag.edges()]

@@ -29,6 +29,41 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class StructureDiff:
+    """How one structure's edges differ from another's (see :meth:`Structure.diff`).
+
+    Parameters
+    ----------
+    added : tuple of (parent, child)
+        Edges of the other structure that this one lacks in either direction.
+    removed : tuple of (parent, child)
+        Edges of this structure that the other lacks in either direction.
+    reversed : tuple of (parent, child)
+        Edges of this structure that the other has the other way round (given as in this one).
+    """
+
+    added: tuple[tuple[str, str], ...] = ()
+    removed: tuple[tuple[str, str], ...] = ()
+    reversed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def shd(self) -> int:
+        """Structural Hamming distance: edges to add, remove or reverse to turn one DAG into the other."""
+        return len(self.added) + len(self.removed) + len(self.reversed)
+
+    def __str__(self) -> str:
+        if not self.shd:
+            return "SHD 0: the structures have the same edges"
+        lines = [f"SHD {self.shd}: {len(self.added)} added, {len(self.removed)} removed, "
+                 f"{len(self.reversed)} reversed"]
+        for label, edges in (("added", self.added), ("removed", self.removed)):
+            lines.extend(f"  {label + ':':<9} {parent} -> {child}" for parent, child in edges)
+        lines.extend(f"  reversed: {parent} -> {child} (now {child} -> {parent})"
+                     for parent, child in self.reversed)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class Structure:
     """A DAG over model variables.
 
@@ -195,6 +230,57 @@ class Structure:
 
     def has_edge_between(self, a: str, b: str) -> bool:
         return (a, b) in set(self.edges) or (b, a) in set(self.edges)
+
+    def diff(self, other: Structure) -> StructureDiff:
+        """The edges that differ between this structure and ``other``.
+
+        An edge of ``other`` whose reverse is in this structure counts once, as reversed, not as
+        added and removed. Edges keep file order (this structure's for removed and reversed, the
+        other's for added). Nodes are not compared, only edges.
+
+        Parameters
+        ----------
+        other : Structure
+
+        Returns
+        -------
+        StructureDiff
+            ``added``, ``removed`` and ``reversed`` edges, and ``shd``, the structural Hamming
+            distance (their total).
+
+        Examples
+        --------
+        >>> before = Structure.from_edges([("A", "B"), ("B", "C"), ("A", "D")])
+        >>> after = Structure.from_edges([("B", "A"), ("B", "C"), ("C", "D")])
+        >>> change = before.diff(after)
+        >>> change.added, change.removed, change.reversed, change.shd
+        ((('C', 'D'),), (('A', 'D'),), (('A', 'B'),), 3)
+        >>> print(change)
+        SHD 3: 1 added, 1 removed, 1 reversed
+          added:    C -> D
+          removed:  A -> D
+          reversed: A -> B (now B -> A)
+        >>> before.diff(before).shd
+        0
+        """
+        if not isinstance(other, Structure):
+            raise TypeError(f"can only diff a Structure with a Structure, not {type(other).__name__}")
+        mine, theirs = set(self.edges), set(other.edges)
+        added = tuple(e for e in other.edges if e not in mine and (e[1], e[0]) not in mine)
+        removed = tuple(e for e in self.edges if e not in theirs and (e[1], e[0]) not in theirs)
+        flipped = tuple(e for e in self.edges if e not in theirs and (e[1], e[0]) in theirs)
+        return StructureDiff(added, removed, flipped)
+
+    def draw(self, path: str | os.PathLike, schema=None) -> None:
+        """Draw this DAG as a PNG or SVG file (by ``path``'s suffix), written atomically.
+
+        Tiers are horizontal bands, top to bottom; nodes in no tier get a band of their own. Needs
+        matplotlib (``pip install bayesgen[plot]``). With ``schema``, nodes are coloured by table.
+        See :func:`bayesgen.structure.draw.draw_structure`.
+        """
+        from bayesgen.structure.draw import draw_structure
+
+        draw_structure(self, path, schema=schema)
 
     # -- schema validation ----------------------------------------------------------------------
     def validate_for(self, schema) -> None:

@@ -176,6 +176,19 @@ def test_hill_climbing_respects_tiers_and_finds_dependences(gbsg2):
     assert all("hill climbing" in dag.reasons[e] or "required" in dag.reasons[e] for e in dag.edges)
 
 
+def test_a_patient_node_in_the_tumour_tier_cannot_become_an_outcome_that_tumours_need():
+    # regression: GENDER sharing a tier with tumour nodes once took AGE (tumour) as a parent while
+    # a tumour node required GENDER as its parent: a cycle across sampling phases
+    schema = bg.Schema.load("simulacrum_v2")
+    nodes = list(schema.variables)
+    who = ["GENDER", "ETHNICITY", "N_TUMOURS", "AGE", "DIAGNOSISDATEBEST", "CREG_CODE", "QUINTILE_2019"]
+    constraints = bg.StructureConstraints(tiers=[who, [n for n in nodes if n not in who]])
+    for seed in range(3):
+        dag = bg.learn_structure(bg.datasets.simulate_registry(2000, rng=0), schema, epsilon=math.inf,
+                                 max_parents=1, constraints=constraints, rng=seed)
+        dag.validate_for(schema)
+
+
 def test_unknown_method_and_score_are_refused(gbsg2):
     schema, frame = gbsg2
     with pytest.raises(ValueError, match="method"):
