@@ -57,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Fit a differentially private model and write it as a JSON model file.")
     fit.add_argument("data", nargs="+", help="a folder with TABLE.csv/TABLE.parquet files, or the files themselves")
     fit.add_argument("--schema", required=True, help="schema YAML (e.g. schemas/simulacrum_v2.yaml)")
-    fit.add_argument("--structure", help="structure YAML (default: the shipped one named like the schema)")
+    fit.add_argument("--structure", help="structure YAML (default: the shipped one named like the schema), "
+                                         "or 'learn' to learn it under DP from the same budget")
+    fit.add_argument("--structure-share", type=float, default=0.3,
+                     help="with --structure learn: share of the budget spent on the structure (default 0.3)")
     fit.add_argument("--epsilon", type=_epsilon, default=1.0, help="total privacy budget (default 1; 'inf' = no noise)")
     fit.add_argument("--delta", type=float, default=0.0, help="delta, with --privacy zcdp (e.g. 1e-6)")
     fit.add_argument("--privacy", choices=["pure", "zcdp"], default="pure",
@@ -184,12 +187,18 @@ def run_fit(args) -> None:
     from bayesgen.tables.io import read_tables
 
     schema = Schema.load(args.schema)
-    structure = Structure.load(args.structure) if args.structure else None
+    if args.structure == "learn":
+        structure = "learn"
+    else:
+        structure = Structure.load(args.structure) if args.structure else None
     tables = read_tables(args.data, schema, sep=args.sep)
     start = time.perf_counter()
     model = Synthesizer(schema, structure, epsilon=args.epsilon, delta=args.delta, privacy=args.privacy,
                         allocation=args.allocation, postprocessing=args.postprocessing,
-                        shrinkage=args.shrinkage).fit(tables)
+                        shrinkage=args.shrinkage, structure_share=args.structure_share).fit(tables)
+    if structure == "learn":
+        print(f"learned a structure with {len(model.structure_.edges)} edges under DP "
+              f"({args.structure_share:.0%} of the budget)")
     model.save(args.output)
     print(f"fitted in {time.perf_counter() - start:.1f} s; model written to {args.output}")
     dropped = {t: n for t, n in model.bounding_report_.items() if n}

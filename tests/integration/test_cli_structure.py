@@ -203,3 +203,21 @@ def test_structure_help_lists_its_actions(capsys):
     printed = capsys.readouterr().out
     for action in ("learn", "show", "diff"):
         assert re.search(rf"^\s+{action}\s", printed, re.MULTILINE), action
+
+
+def test_fit_can_learn_the_structure_on_the_same_budget(tmp_path, capsys):
+    import bayesgen as bg
+    from bayesgen.tables.io import write_tables
+
+    data = tmp_path / "data"
+    write_tables(bg.datasets.simulate_registry(1500, rng=0), data)
+    model_path = tmp_path / "model.json"
+    code, printed, _ = run(["fit", data, "--schema", "simulacrum_v2", "--structure", "learn", "--epsilon", "1",
+                            "--structure-share", "0.25", "-o", model_path], capsys)
+    assert code == 0
+    assert "learned a structure" in printed and "25% of the budget" in printed
+    model = bg.Synthesizer.load(model_path)
+    model.structure_.validate_for(bg.Schema.load("simulacrum_v2"))
+    spent = sum(e["cost"] for e in model.ledger_["entries"])
+    structure_spent = sum(e["cost"] for e in model.ledger_["entries"] if not e["what"].startswith("counts of"))
+    assert spent == pytest.approx(1.0) and 0 < structure_spent <= 0.25 + 1e-9
