@@ -7,7 +7,8 @@ patient: an existing patient with the most tumours, given the rarest value of ev
 scores each released model:
 
 - ``"model"``: the log-likelihood of the canary's records under the released CPTs;
-- ``"sample"``: how many of ``sample_size`` synthetic patients share the canary's rare patient values.
+- ``"sample"``: how many of ``sample_size`` synthetic patients equal the canary on every
+  patient-level code (an attack on the released samples rather than the model).
 
 Half of each side's scores choose the threshold that best separates them; the other half give the
 attack's true- and false-positive rates, and :func:`bayesgen.audit.epsilon_lower_bound` turns them
@@ -125,16 +126,15 @@ def canary_log_likelihood(model, canary_codes, schema) -> float:
     return total
 
 
-def canary_matches(model, canary: dict, schema, sample_size: int, rng) -> float:
-    """How many of ``sample_size`` synthetic patients share the canary's free patient values."""
-    root = schema.root
-    synthetic = model.sample(sample_size, rng=rng)[root.name]
-    target = canary[root.name].iloc[0]
-    free = [c.name for c in root.modelled_columns if c.type == "categorical"]
-    match = np.ones(len(synthetic), dtype=bool)
-    for name in free:
-        match &= synthetic[name].astype("string").fillna("\x00").to_numpy() == (
-            "\x00" if pd.isna(target[name]) else str(target[name]))
+def canary_matches(model, canary_codes, schema, sample_size: int, rng) -> float:
+    """How many of ``sample_size`` synthetic patients equal the canary on every patient-level code.
+
+    Codes, not raw values: dates and numbers compare by their declared bin (the ``sample`` attack).
+    """
+    synthetic = encode_tables(model.sample(sample_size, rng=rng), schema)
+    match = np.ones(synthetic.n_rows[schema.root_table], dtype=bool)
+    for column in schema.root.modelled_columns:
+        match &= synthetic.codes[column.name] == canary_codes.codes[column.name][0]
     return float(match.sum())
 
 
@@ -180,7 +180,7 @@ def run_canary_audit(tables: dict, schema, make_model, epsilon: float, n_fits: i
             if attack == "model":
                 scores[present].append(canary_log_likelihood(model, canary_codes, schema))
             else:
-                scores[present].append(canary_matches(model, canary, schema, sample_size, generator))
+                scores[present].append(canary_matches(model, canary_codes, schema, sample_size, generator))
         if progress is not None:
             progress(i + 1, n_fits)
     without, with_ = np.array(scores[False]), np.array(scores[True])
