@@ -19,9 +19,12 @@ candidate's utility is ``n·R / (2 m)``, whose sensitivity is 1 for every candid
 
 **Degree.** With ``max_parents=None`` the degree is chosen from the data size and the budget as in
 PrivBayes (θ-usefulness): a family is a candidate only if its table is small next to the noise its
-counts will get, ``cells × m ≤ n̂ × ε_family / θ``, where ``n̂`` is a noisy count of the rows it counts
-(bought from the structure budget), ``ε_family = fit_epsilon / number of nodes`` and θ = 4; parent
-sets are then searched up to ``MAX_SEARCH_PARENTS``. Required edges are always allowed.
+counts will get, ``cells × m ≤ (n̂ / m) × ε_family / θ``, where ``n̂`` is a noisy count of the rows it
+counts (bought from the structure budget), ``n̂ / m`` the fewest persons those rows can come from (the
+unit of privacy: each brings up to ``m`` rows, and each of those rows adds noise of scale ``m``),
+``ε_family = fit_epsilon / number of nodes`` and θ = 4 (PrivBayes' choice); parent sets are then
+searched up to ``MAX_SEARCH_PARENTS``. Required edges are always allowed. For patient-level
+families ``m = 1`` and this is PrivBayes' rule exactly.
 
 **Non-private** (``method="hill_climb"``): pgmpy's ``HillClimbSearch`` with its BIC, BDeu or K2 score
 and the same constraints (tiers as pgmpy's temporal order). Only for data in a safe setting: it
@@ -117,6 +120,11 @@ def learn_from_codes(encoded, schema, method: str = "privbayes", epsilon: float 
     constraints = constraints.with_schema(schema, nodes)
     _check_constraint_nodes(constraints, nodes)
     if method == "hill_climb":
+        if len(schema.tables) > 1 and not constraints.tiers:
+            raise StructureError(
+                f"hill climbing on the multi-table schema {schema.name} needs tiers (patient, then "
+                f"child-table, then outcome nodes) so that the result can be sampled; pass "
+                f"constraints=StructureConstraints(tiers=...) or StructureConstraints.from_structure(...)")
         return _hill_climb(encoded, schema, nodes, constraints, max_parents, score)
     if accountant is None:
         accountant = PrivacyAccountant(epsilon)

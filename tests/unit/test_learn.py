@@ -196,3 +196,10 @@ def test_unknown_method_and_score_are_refused(gbsg2):
     with pytest.raises(ValueError, match="score"):
         bg.learn_structure(frame, schema, method="hill_climb", score="aic")
 
+
+
+def test_hill_climbing_on_a_multi_table_schema_without_tiers_is_refused_before_searching(simulacrum):
+    schema, tables = simulacrum
+    with pytest.raises(bg.StructureError, match="needs tiers"):
+        bg.learn_structure(tables, schema, method="hill_climb", constraints=bg.StructureConstraints(),
+                           max_parents=2)
