@@ -11,6 +11,13 @@ from pathlib import Path
 RESOURCES = Path(__file__).resolve().parent / "resources"
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set back at once)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
@@ -33,9 +40,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)  # mkstemp makes it private (0600): give it a normal file's mode
+        tmp.chmod(0o666 & ~current_umask())  # mkstemp makes it private (0600): a normal file's mode
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -155,9 +155,6 @@ def draw_structure(structure, path: str | os.PathLike, schema=None) -> None:
         with atomic_path(target) as tmp:
             metadata = {"Date": None} if fmt == "svg" else None
             figure.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata)
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o666 & ~umask)  # mkstemp makes it private (0600); a picture is an ordinary file
 
 
 def check_drawable(path: str | os.PathLike) -> str:

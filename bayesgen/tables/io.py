@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bayesgen.errors import BayesgenError, DataValidationError
+from bayesgen.files import current_umask
 
 FORMATS = ("csv", "parquet")
 
@@ -73,9 +74,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", ove
                             f"(--overwrite) to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private (0700); the output folder is ordinary
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700); the output folder is ordinary
     try:
         for name, frame in tables.items():
             if fmt == "csv":
