@@ -295,7 +295,7 @@ class Synthesizer:
             "structure": self.structure_.to_dict(),
             "cpts": {node: table.to_dict() for node, table in self.cpts_.items()},
             "privacy": self.ledger_,
-            "settings": {"epsilon": _json_number(self.epsilon), "delta": self.delta, "privacy": self.privacy,
+            "settings": {"epsilon": self.epsilon, "delta": self.delta, "privacy": self.privacy,
                          "allocation": self.allocation, "postprocessing": self.postprocessing,
                          "shrinkage": self.shrinkage},
         })
@@ -337,7 +337,3 @@ class Synthesizer:
         variables = self.schema.variables
         states = {n: [str(s) for s in variables[n].states()] for n in self.structure_.nodes}
         return self.structure_.to_pgmpy({n: t.probabilities for n, t in self.cpts_.items()}, states)
-
-
-def _json_number(value: float):
-    return "inf" if math.isinf(value) else value
