@@ -54,22 +54,24 @@ def families(schema, structure) -> list[Family]:
     return out
 
 
+def aligned_codes(name: str, rows_of: str, encoded, schema) -> np.ndarray:
+    """The codes of ``name`` aligned on the rows of table ``rows_of``.
+
+    A root-table variable reaches a child table's rows through the foreign key; a child-table
+    variable reaches the root table's rows through each person's index row.
+    """
+    table = schema.variables[name].table
+    codes = encoded.codes[name]
+    if table == rows_of:
+        return codes
+    if table == schema.root_table:  # root parent of a child-table node: through the foreign key
+        return codes[encoded.parent_row[rows_of]]
+    return codes[encoded.index_row[table]]  # child-table parent of a root outcome: the index row
+
+
 def family_data(family: Family, encoded, schema) -> list[np.ndarray]:
     """The code columns (parents then node) aligned on the rows ``family`` counts."""
-    variables = schema.variables
-    root = schema.root_table
-    columns = []
-    for name in (*family.parents, family.node):
-        table = variables[name].table
-        codes = encoded.codes[name]
-        if table == family.rows_of:
-            columns.append(codes)
-        elif table == root:  # root parent of a child-table node: through the foreign key
-            columns.append(codes[encoded.parent_row[family.rows_of]])
-        else:  # child-table parent of a root outcome: the person's index row
-            first = encoded.index_row[table]
-            columns.append(codes[first])
-    return columns
+    return [aligned_codes(name, family.rows_of, encoded, schema) for name in (*family.parents, family.node)]
 
 
 @dataclass

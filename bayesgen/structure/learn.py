@@ -42,6 +42,7 @@ import pandas as pd
 
 from bayesgen.errors import StructureError
 from bayesgen.params.counts import family_counts
+from bayesgen.params.fit import aligned_codes
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.privacy.mechanisms import noisy_counts, noisy_max_index
 from bayesgen.rng import as_generator
@@ -158,6 +159,7 @@ class _FamilyColumns:
 
     def __init__(self, encoded, schema):
         self.encoded = encoded
+        self.schema = schema
         self.variables = schema.variables
         self.root = schema.root_table
         self.cache: dict[tuple[str, str], np.ndarray] = {}
@@ -169,16 +171,9 @@ class _FamilyColumns:
         key = (name, rows_of)
         if key not in self.cache:
             table = self.variables[name].table
-            codes = self.encoded.codes[name]
-            if table == rows_of:
-                out = codes
-            elif table == self.root:  # root parent of a child-table node, through the foreign key
-                out = codes[self.encoded.parent_row[rows_of]]
-            else:  # child-table parent of a root node: the person's index row
-                if rows_of != self.root:
-                    raise StructureError(f"{name} ({table}) cannot be a parent of a {rows_of} node")
-                out = codes[np.maximum(self.encoded.index_row[table], 0)]
-            self.cache[key] = out.astype(np.int32)
+            if table not in (rows_of, self.root) and rows_of != self.root:
+                raise StructureError(f"{name} ({table}) cannot be a parent of a {rows_of} node")
+            self.cache[key] = aligned_codes(name, rows_of, self.encoded, self.schema).astype(np.int32)
         return self.cache[key]
 
 
@@ -360,16 +355,8 @@ def _ancestors(node: str, parents_of, required_parents) -> set[str]:
 
 
 def _is_outcome(node: str, variables, root: str, parents_of) -> bool:
-    stack, seen = [node], set()
-    while stack:
-        current = stack.pop()
-        for parent in parents_of.get(current, ()):
-            if variables[parent].table != root:
-                return True
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return False
+    """Whether ``node`` has an ancestor in a child table (and so is sampled after the child rows)."""
+    return any(variables[a].table != root for a in _ancestors(node, parents_of, {}))
 
 
 # -- non-private hill climbing -------------------------------------------------------------------
@@ -415,8 +402,7 @@ def _flat_frame(encoded, schema, nodes) -> pd.DataFrame:
         table = schema.variables[node].table
         if table == rows_of or table == schema.root_table:
             columns[node] = data.column(node, rows_of)
-        else:  # another child table's node: through the person's index row
-            person = encoded.parent_row[rows_of]
-            columns[node] = encoded.codes[node][np.maximum(encoded.index_row[table], 0)][person]
+        else:  # another child table's node: its index-row value, through the person
+            columns[node] = data.column(node, schema.root_table)[encoded.parent_row[rows_of]]
     # pgmpy reads integer columns as continuous: give it the codes as categories
     return pd.DataFrame({name: pd.Categorical(codes) for name, codes in columns.items()})
