@@ -5,7 +5,8 @@ variables of ``schemas/simulacrum_v2.yaml``. Every conditional probability table
 a small function of the parents' STATE LABELS (category strings, ``(lo, hi)`` bins, ``None`` for
 missing), from clinical and registry common knowledge about cancer in England: site and sex, age and
 stage, receptor statuses among breast tumours, Gleason patterns among prostate tumours, grade and
-stage, survival by age and stage, causes of death. Nothing is estimated from any data.
+stage, causes of death. Survival, exits and surgery are a time-to-event process with hand-set hazards
+(:mod:`bayesgen.datasets.reference_events`). Nothing is estimated from any data.
 
 The probabilities respect every constraint of the schema exactly: :data:`CONSTRAINTS` mirrors the
 schema's implications, and the tabulation gives probability 0 to every state of a node that would
@@ -27,10 +28,7 @@ import numpy as np
 TRUE_STRUCTURE_PATH = "structures/simulacrum_v2.yaml"
 """The true DAG of the simulator (a shipped resource, relative to ``bayesgen/resources``)."""
 
-FOLLOW_UP_END = "2021-12-31"
-"""End of follow-up of the simulated registry (the VITALSTATUSDATE maximum)."""
-
-__all__ = ["CONSTRAINTS", "FOLLOW_UP_END", "TRUE_STRUCTURE_PATH", "reference_cpts"]
+__all__ = ["CONSTRAINTS", "TRUE_STRUCTURE_PATH", "reference_cpts"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -868,99 +866,9 @@ def _intent(pa, own):
                           "X": recorded * none_active, "9": 0.05, None: 0.30})
 
 
-_SURGERY_EARLY = (0.25, 0.25, 0.25, 0.10, 0.10, 0.04, 0.01)
-_SURGERY_LATE = (0.10, 0.10, 0.15, 0.10, 0.30, 0.20, 0.05)
-
-
-def _surgery(pa, own):
-    intent = pa.get("CANCERCAREPLANINTENT")
-    if intent == "X":
-        return _weights(own, {None: 1.0})
-    level = _stage_level(pa.get("STAGE_BEST"))
-    p = {"C": 0.75, "Z": 0.15, "9": 0.40, None: 0.45}.get(intent, 0.4)
-    p *= {0: 1.1, 1: 1.1, 2: 1.05, 3: 0.8, 4: 0.35, None: 0.7}[level]
-    p = min(p, 0.95)
-    timing = _SURGERY_LATE if level in (3, 4) else _SURGERY_EARLY
-    out, k = [], 0
-    for label in own:
-        if label is None:
-            out.append(1.0 - p)
-        else:
-            out.append(p * (timing[k] if k < len(timing) else 0.01))
-            k += 1
-    return np.array(out)
-
-
 # ---------------------------------------------------------------------------------------------
 # outcome (patient, from the index tumour)
 # ---------------------------------------------------------------------------------------------
-_ANNUAL_HAZARD = {0: 0.005, 1: 0.018, 2: 0.05, 3: 0.15, 4: 0.85, None: 0.28}
-
-
-def _follow_up_years(date_bin) -> float:
-    if date_bin is None:
-        return 5.0
-    mid = (_day(date_bin[0]) + _day(date_bin[1])) / 2.0
-    return max(0.1, (_day(FOLLOW_UP_END) - mid) / 365.25)
-
-
-def _vital_status(pa, own):
-    age = pa.get("AGE")
-    mid = _mid(age) if age is not None else 65.0
-    years = _follow_up_years(pa.get("DIAGNOSISDATEBEST"))
-    level = _stage_level(pa.get("STAGE_BEST"))
-    cancer = _ANNUAL_HAZARD[level] * math.exp(0.035 * (mid - 65.0)) * years ** 0.6
-    background = 0.01 * math.exp(0.09 * (mid - 65.0)) * years
-    dead = min(0.98, 1.0 - math.exp(-(cancer + background)))
-    return _weights(own, {"D": dead, "A": (1.0 - dead) * 0.985, "X": (1.0 - dead) * 0.012,
-                          "I": (1.0 - dead) * 0.003})
-
-
-_MEDIAN_SURVIVAL_DAYS = {0: 2500.0, 1: 1800.0, 2: 1200.0, 3: 600.0, 4: 150.0, None: 400.0}
-
-
-def _overlap(lo: float, hi: float, a: float, b: float) -> float:
-    return max(0.0, min(hi, b) - max(lo, a))
-
-
-def _vital_status_date(pa, own):
-    status = pa.get("VITALSTATUS")
-    date_bin = pa.get("DIAGNOSISDATEBEST")
-    end = _day(FOLLOW_UP_END)
-    if date_bin is None:
-        first, last = _day("2013-01-01"), _day("2020-01-01")
-    else:
-        first, last = _day(date_bin[0]), _day(date_bin[1])
-    longest = end - first  # the largest possible offset for this diagnosis bin
-    out = []
-    if status == "D":
-        median = _MEDIAN_SURVIVAL_DAYS[_stage_level(pa.get("STAGE_BEST"))]
-        scale, shape = median / math.log(2.0) ** (1 / 0.8), 0.8
-
-        def survival(days):
-            return math.exp(-((max(days, 0.0) / scale) ** shape))
-
-        for label in own:
-            if label is None:
-                out.append(0.0)
-                continue
-            lo, hi = float(label[0]), float(min(label[1], longest + 1))
-            out.append(max(0.0, survival(lo) - survival(hi)) if hi > lo else 0.0)
-        if sum(out) <= 0:
-            out = [1.0 if label is not None and label[0] == 0 else 0.0 for label in own]
-        return np.array(out)
-    if status == "A":  # last known alive close to the end of follow-up
-        window = (end - last + 1 - 90, end - first + 1)
-    else:  # exited (emigrated, lost) or other: any time during follow-up
-        window = (0, end - first + 1)
-    for label in own:
-        if label is None:
-            out.append(0.0)
-        else:
-            out.append(_overlap(float(label[0]), float(label[1]), *window) + 1e-6 * (label[0] <= longest))
-    return np.array(out)
-
-
 _OWN_CAUSE = {"C15": "C159", "C16": "C169", "C18": "C189", "C19": "C19", "C20": "C20", "C22": "C229",
               "C25": "C259", "C32": "C329", "C34": "C349", "C43": "C439", "C50": "C509", "C53": "C539",
               "C54": "C549", "C56": "C56", "C61": "C61", "C62": "C629", "C64": "C64", "C67": "C679",
@@ -1100,13 +1008,10 @@ _CPT_FUNCTIONS: dict[str, Callable] = {
     "COMORBIDITIES_27_03": _comorbidities,
     "PERFORMANCESTATUS": _performance,
     "CANCERCAREPLANINTENT": _intent,
-    "DATE_FIRST_SURGERY": _surgery,
     "GLEASON_PRIMARY": _gleason_primary,
     "GLEASON_SECONDARY": _gleason_secondary,
     "GLEASON_TERTIARY": _gleason_tertiary,
     "GLEASON_COMBINED": _gleason_combined,
-    "VITALSTATUS": _vital_status,
-    "VITALSTATUSDATE": _vital_status_date,
     "DEATHCAUSECODE_UNDERLYING": _cause_underlying,
     "DEATHCAUSECODE_1A": _cause_1a,
     "DEATHCAUSECODE_1B": _cause_1b,

@@ -3,8 +3,10 @@
 Nothing here is real patient data. The simulator samples a hand-set ground-truth Bayesian network
 (:mod:`bayesgen.datasets.reference_network`) whose DAG is ``structures/simulacrum_v2.yaml`` and whose
 tables are written from clinical common knowledge (site and sex, age and stage, receptor statuses
-among breast tumours, grade and stage, vital status by age and stage, several tumours for some
-patients). Because its true parameters are known, it is the test bed for recovery and fidelity.
+among breast tumours, grade and stage, several tumours for some patients), and a ground-truth
+time-to-event process (:mod:`bayesgen.datasets.reference_events`: death and exit by age and stage,
+surgery by plan and stage) that writes VITALSTATUS, VITALSTATUSDATE and DATE_FIRST_SURGERY. Because
+its true parameters are known, it is the test bed for recovery and fidelity.
 """
 
 from __future__ import annotations
@@ -30,17 +32,24 @@ def reference_model():
     >>> abs(float(truth.cpts_["GENDER"].probabilities.sum()) - 1.0) < 1e-12
     True
     """
+    from bayesgen.datasets.reference_events import reference_hazards
     from bayesgen.datasets.reference_network import reference_cpts
+    from bayesgen.events.histories import horizon_days
+    from bayesgen.events.layout import build_layouts
+    from bayesgen.events.model import EventModel
     from bayesgen.model.synthesizer import Synthesizer
 
     schema = Schema.load(SCHEMA_FILE)
     structure = Structure.load(STRUCTURE_FILE)
     variables = schema.variables
+    nodes = [node for _, phase in structure.phases(schema) for node in phase]
     states = {name: variables[name].states() for name in structure.nodes}
-    parents = {name: list(structure.parents(name)) for name in structure.nodes}
+    parents = {name: list(structure.parents(name)) for name in nodes}
     arrays = reference_cpts(states, parents)
-    cpts = {name: ConditionalTable(name, tuple(parents[name]), arrays[name]) for name in structure.nodes}
-    return Synthesizer.from_cpts(schema, structure, cpts)
+    cpts = {name: ConditionalTable(name, tuple(parents[name]), arrays[name]) for name in nodes}
+    horizon = horizon_days(schema)
+    events = EventModel(schema, structure, horizon, reference_hazards(build_layouts(schema, structure, horizon)))
+    return Synthesizer.from_cpts(schema, structure, cpts, events=events)
 
 
 def simulate_registry(n_patients: int, rng: RandomState = None) -> dict:

@@ -42,6 +42,9 @@ class EncodedData:
         The most rows one person contributes to each table after bounding.
     bounding_report : dict of str to int
         Rows dropped by bounding, per table (for the data holder only; not private).
+    frames : dict of str to DataFrame
+        The kept rows of each table, aligned with the codes (the time-to-event module reads exact
+        dates from them). Private data: never written anywhere.
     """
 
     codes: dict[str, np.ndarray]
@@ -50,6 +53,7 @@ class EncodedData:
     index_row: dict[str, np.ndarray] = field(default_factory=dict)
     rows_per_person: dict[str, int] = field(default_factory=dict)
     bounding_report: dict[str, int] = field(default_factory=dict)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
 
 def check_table_set(tables, schema: Schema) -> dict[str, pd.DataFrame]:
@@ -263,7 +267,8 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
     _encode_columns(root_kept, root, codes,
                     anchors_from={t.name: (child_kept[t.name], index_row[t.name]) for t in schema.child_tables})
     return EncodedData(codes=codes, n_rows=n_rows, parent_row=parent_row, index_row=index_row,
-                       rows_per_person=rows_per_person, bounding_report=report)
+                       rows_per_person=rows_per_person, bounding_report=report,
+                       frames={root.name: root_kept, **child_kept})
 
 
 def _anchor_days(frame: pd.DataFrame, table: Table, column, anchors_from) -> np.ndarray | None:

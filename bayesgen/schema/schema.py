@@ -12,6 +12,7 @@ from bayesgen.errors import SchemaError
 from bayesgen.files import resolve_resource, write_text_atomic
 from bayesgen.schema.columns import Column
 from bayesgen.schema.constraints import Constraint
+from bayesgen.schema.events import EventDeclarations
 from bayesgen.schema.tables import Table
 
 SPEC_VERSION = 1
@@ -52,6 +53,7 @@ class Schema:
     tables: dict[str, Table]
     constraints: tuple[Constraint, ...] = ()
     description: str | None = None
+    events: EventDeclarations | None = None
 
     # -- files ----------------------------------------------------------------------------------
     @classmethod
@@ -91,7 +93,7 @@ class Schema:
         version = data.get("spec_version")
         if version != SPEC_VERSION:
             raise SchemaError(f"{source}: spec_version must be {SPEC_VERSION}, got {version!r}")
-        known = {"spec_version", "name", "description", "root_table", "tables", "constraints"}
+        known = {"spec_version", "name", "description", "root_table", "tables", "constraints", "events"}
         unknown = set(data) - known
         if unknown:
             raise SchemaError(f"{source}: unknown top-level keys {sorted(unknown)}")
@@ -101,8 +103,9 @@ class Schema:
         tables = {str(name): Table.from_dict(str(name), body) for name, body in raw_tables.items()}
         root = data.get("root_table") or next(iter(tables))
         constraints = tuple(Constraint.from_dict(c, i) for i, c in enumerate(data.get("constraints") or []))
+        events = EventDeclarations.from_dict(data["events"], source) if data.get("events") is not None else None
         schema = cls(name=str(data.get("name", Path(source).stem)), root_table=str(root), tables=tables,
-                     constraints=constraints, description=data.get("description"))
+                     constraints=constraints, description=data.get("description"), events=events)
         schema._validate(source)
         return schema
 
@@ -114,6 +117,8 @@ class Schema:
         out["tables"] = {name: table.to_dict() for name, table in self.tables.items()}
         if self.constraints:
             out["constraints"] = [c.to_dict() for c in self.constraints]
+        if self.events is not None:
+            out["events"] = self.events.to_dict()
         return out
 
     # -- lookups --------------------------------------------------------------------------------
@@ -199,6 +204,8 @@ class Schema:
                 if condition.kind == "missing" and not column.missing:
                     raise SchemaError(f"{source}: constraint '{constraint.name}': {column.name} does not "
                                       f"allow missing values")
+        if self.events is not None:
+            self.events.validate_for(self, source)
 
     def _validate_column_links(self, source: str, table: Table, column: Column) -> None:
         where = f"{source}: {table.name}.{column.name}"

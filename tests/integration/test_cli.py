@@ -92,8 +92,11 @@ def test_ledger_prints_every_entry_and_a_total_equal_to_epsilon(fitted, capsys):
     ledger = json.loads(model.read_text(encoding="utf-8"))["privacy"]
     lines = printed.splitlines()
     assert lines[0] == "Privacy ledger (pure DP; budget 1 epsilon)"
-    rows = [line for line in lines if line.strip().startswith("counts of ")]
-    assert len(rows) == len(ledger["entries"]) == len(bg.Structure.load("simulacrum_v2").nodes)
+    rows = [line for line in lines if line.strip().startswith(("counts of ", "event counts of ", "exposure of "))]
+    schema, structure = bg.Schema.load("simulacrum_v2"), bg.Structure.load("simulacrum_v2")
+    families = sum(len(nodes) for _, nodes in structure.phases(schema))  # one CPT per non-event node
+    event_types = len(schema.events.event_types)  # event counts and exposure per event type
+    assert len(rows) == len(ledger["entries"]) == families + 2 * event_types
     for row, entry in zip(rows, ledger["entries"], strict=True):
         assert row.strip().startswith(entry["what"])
         assert float(row.split()[-1]) == pytest.approx(entry["cost"], abs=5e-6)

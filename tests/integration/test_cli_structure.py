@@ -135,17 +135,26 @@ def test_show_prints_every_tier_node_parents_cells_and_reason(schema, tmp_path, 
     assert code == 0, err
     structure = bg.Structure.load(FULL)
     lines = printed.splitlines()
-    assert lines[0] == f"{FULL}: 38 nodes, 61 edges, 3 tiers (schema simulacrum_v2)"
+    assert lines[0] == f"{FULL}: 38 nodes, 53 edges, 3 tiers (schema simulacrum_v2)"
     assert "valid for schema simulacrum_v2" in lines
     for tier in structure.tiers:
         assert f"  {tier.name} ({len(tier.nodes)} nodes)" in lines
     variables = schema.variables
+    written = set(structure.event_nodes(schema))
+    assert written == {"VITALSTATUS", "VITALSTATUSDATE", "DATE_FIRST_SURGERY"}
+    total = {}
     for node in structure.nodes:
+        if node in written:
+            assert re.search(rf"^    {node} +written by the events module \(process \w+\)$", printed, re.MULTILINE)
+            continue
         parents = structure.parents(node)
-        cells = math.prod(variables[n].n_states for n in (*parents, node))
+        total[node] = cells = math.prod(variables[n].n_states for n in (*parents, node))
         pattern = rf"^    {node} +{cells:,} cells  <- {re.escape(', '.join(parents) or '(no parents)')}$"
         assert re.search(pattern, printed, re.MULTILINE), node
-    assert "174,342 cells in all; the largest is VITALSTATUS's (19,488 cells)" in printed
+    largest = max(total, key=total.get)
+    assert f"{sum(total.values()):,} cells in all; the largest is {largest}'s ({total[largest]:,} cells)" in printed
+    assert "  DEATH: STAGE_BEST (6 groups), AGE (5 groups)" in lines
+    assert "  SURGERY: CANCERCAREPLANINTENT, STAGE_BEST (6 groups)" in lines
     for (parent, child), why in structure.reasons.items():
         assert f"  {parent} -> {child}: {why}" in lines
     assert "tumour" in picture.read_text(encoding="utf-8")
@@ -167,15 +176,15 @@ def test_show_against_the_wrong_schema_exits_2_naming_the_problem(capsys):
 
 
 # -- diff ------------------------------------------------------------------------------------------
-def test_diff_of_the_full_and_compact_structures_is_12_removed_edges(capsys):
+def test_diff_of_the_full_and_compact_structures_is_10_removed_edges(capsys):
     code, printed, err = run(["structure", "diff", FULL, COMPACT], capsys)
     assert code == 0, err
-    assert "SHD 12: 0 added, 12 removed, 0 reversed" in printed
+    assert "SHD 10: 0 added, 10 removed, 0 reversed" in printed
     full, compact = bg.Structure.load(FULL), bg.Structure.load(COMPACT)
     removed = [line.split(":", 1)[1].strip() for line in printed.splitlines() if line.startswith("  removed:")]
     assert sorted(removed) == sorted(f"{a} -> {b}" for a, b in set(full.edges) - set(compact.edges))
     code, printed, _ = run(["structure", "diff", COMPACT, FULL], capsys)
-    assert "SHD 12: 12 added, 0 removed, 0 reversed" in printed
+    assert "SHD 10: 10 added, 0 removed, 0 reversed" in printed
 
 
 def test_diff_reports_reversed_edges_and_identical_files(tmp_path, capsys):

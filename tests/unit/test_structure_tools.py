@@ -170,7 +170,7 @@ def test_draw_of_the_shipped_simulacrum_structure_shows_every_node_tier_and_tabl
         for line in draw_module._wrap(node).splitlines():
             assert line in texts, node
     assert {"SIM_AV_PATIENT", "SIM_AV_TUMOUR"} <= set(texts)  # the legend of tables
-    assert len(svg_ids(tmp_path / "simulacrum.svg", "edge:")) == len(structure.edges) == 61
+    assert len(svg_ids(tmp_path / "simulacrum.svg", "edge:")) == len(structure.edges) == 53
 
 
 def test_node_names_are_drawn_literally_not_as_mathtext(tmp_path):
