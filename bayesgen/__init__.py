@@ -10,7 +10,7 @@ Examples
 ['SIM_AV_PATIENT', 'SIM_AV_TUMOUR']
 """
 
-from bayesgen import datasets
+from bayesgen import datasets, evaluate
 from bayesgen.errors import (
     BayesgenError,
     DataValidationError,
@@ -20,11 +20,12 @@ from bayesgen.errors import (
     SchemaError,
     StructureError,
 )
+from bayesgen.evaluate import Report
 from bayesgen.model import Synthesizer
 from bayesgen.privacy import PrivacyAccountant
 from bayesgen.schema import Schema
 from bayesgen.structure import Structure, StructureConstraints, StructureDiff, learn_structure
 
 __all__ = ["BayesgenError", "DataValidationError", "ModelFileError", "NotFittedError", "PrivacyAccountant",
-           "PrivacyBudgetError", "Schema", "SchemaError", "Structure", "StructureConstraints", "StructureDiff",
-           "StructureError", "Synthesizer", "datasets", "learn_structure"]
+           "PrivacyBudgetError", "Report", "Schema", "SchemaError", "Structure", "StructureConstraints", "StructureDiff",
+           "StructureError", "Synthesizer", "datasets", "evaluate", "learn_structure"]

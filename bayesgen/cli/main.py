@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from bayesgen.cli import evaluate as evaluate_command
+from bayesgen.cli import sweep as sweep_command
 from bayesgen.errors import BayesgenError
 
 DESCRIPTION = """\
@@ -72,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "pooled row count)")
     fit.add_argument("--shrinkage", type=float, default=1.0,
                      help="pooling of noisy CPT rows towards coarser rows, in noise units (default 1; 0 = off)")
+    fit.add_argument("--events-share", type=float, default=0.25,
+                     help="with a structure that has an events section: share of the budget spent on the "
+                          "event hazards (default 0.25)")
     fit.add_argument("--sep", default=",", help="CSV separator of the input (default ',')")
     fit.add_argument("-o", "--output", required=True, help="where to write the model file (JSON)")
 
@@ -86,6 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--threads", type=int, default=None, help="sampler threads (default: all cores)")
     sample.add_argument("--sep", default=",", help="CSV separator (default ',')")
     sample.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    scale = sample.add_argument_group(
+        "partitioned output (docs/scale-out.md)",
+        "Write each table as a folder of parts, TABLE/part-NNNNN.csv|parquet, one per chunk of --chunk-rows "
+        "patients, then manifest.json. Memory is bounded by the chunk, not by -n; the files are the same for "
+        "every backend and number of workers; rerunning the same command after a crash writes only the "
+        "missing parts.")
+    scale.add_argument("--parts", action="store_true", help="write partitioned output (implied by --backend)")
+    scale.add_argument("--backend", choices=["local", "dask"], default=None,
+                       help="where chunks are generated: local (this process, default) or dask (needs "
+                            "pip install 'bayesgen[dask]')")
+    scale.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="with --backend dask: start a local Dask cluster of N worker processes, one thread each")
+    scale.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="with --backend dask: use the running Dask cluster at ADDRESS (tcp://host:8786); "
+                            "the output folder must be reachable by every worker under the same path")
+    scale.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                       help="patients per chunk and part (default 250,000)")
 
     ledger = commands.add_parser("ledger", help="print the privacy ledger of a model file")
     ledger.add_argument("model")
@@ -151,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "distance (SHD, their total).")
     diff.add_argument("a", metavar="A.yaml", help="the reference structure")
     diff.add_argument("b", metavar="B.yaml", help="the structure compared with it")
+    evaluate_command.add_parser(commands)
+    sweep_command.add_parser(commands)
     return parser
 
 
@@ -195,7 +219,8 @@ def run_fit(args) -> None:
     start = time.perf_counter()
     model = Synthesizer(schema, structure, epsilon=args.epsilon, delta=args.delta, privacy=args.privacy,
                         allocation=args.allocation, postprocessing=args.postprocessing,
-                        shrinkage=args.shrinkage, structure_share=args.structure_share).fit(tables)
+                        shrinkage=args.shrinkage, structure_share=args.structure_share,
+                        events_share=args.events_share).fit(tables)
     if structure == "learn":
         print(f"learned a structure with {len(model.structure_.edges)} edges under DP "
               f"({args.structure_share:.0%} of the budget)")
@@ -223,12 +248,61 @@ def _sample_to(model, n, out, fmt, seed, chunk_size, threads, sep, overwrite) ->
     return tables
 
 
+def _sample_parts(model, args) -> None:
+    from bayesgen.tables.parts import DEFAULT_CHUNK_ROWS
+
+    backend = args.backend or "local"
+    if backend != "dask" and (args.workers is not None or args.scheduler is not None):
+        raise BayesgenError("--workers and --scheduler need --backend dask")
+    if args.workers is not None and args.scheduler is not None:
+        raise BayesgenError("give --workers (start a local cluster) or --scheduler (use a running one), not both")
+    if args.workers is not None and args.workers < 1:
+        raise BayesgenError("--workers must be at least 1")
+    chunk_rows = args.chunk_rows if args.chunk_rows is not None else DEFAULT_CHUNK_ROWS
+    if chunk_rows < 1:
+        raise BayesgenError("--chunk-rows must be at least 1")
+    n_chunks = -(-args.patients // chunk_rows)
+    start = time.perf_counter()
+    bar = None
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_chunks, desc="sampling", unit="part", disable=not sys.stderr.isatty())
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        done = model.sample_to(args.output, args.patients, format=args.format, rng=args.seed, chunk_rows=chunk_rows,
+                               backend=backend, workers=args.workers, scheduler=args.scheduler,
+                               n_threads=args.threads, overwrite=args.overwrite, sep=args.sep,
+                               progress=(lambda _: bar.update(1)) if bar is not None else None)
+    except ValueError as exc:
+        raise BayesgenError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    manifest = done.manifest
+    rows = ", ".join(f"{name}: {count:,}" for name, count in manifest["rows"].items())
+    where = f"{backend}" + (f", {args.workers} workers" if args.workers else "") + \
+        (f", scheduler {args.scheduler}" if args.scheduler else "")
+    reused = manifest["n_chunks"] - len(done.generated)
+    print(f"wrote {rows} rows in {manifest['n_chunks']} parts per table to {args.output}/ in "
+          f"{time.perf_counter() - start:.1f} s ({where}; {len(done.generated)} parts written"
+          + (f", {reused} already there" if reused else "") + "); manifest.json lists every part")
+
+
 def run_sample(args) -> None:
     from bayesgen.model.synthesizer import Synthesizer
 
     if args.patients < 1:
         raise BayesgenError("--patients must be at least 1")
+    partitioned = args.parts or args.backend is not None
+    if not partitioned and (args.workers is not None or args.scheduler is not None or args.chunk_rows is not None):
+        raise BayesgenError("--workers, --scheduler and --chunk-rows need partitioned output: add --parts or "
+                            "--backend local|dask")
     model = Synthesizer.load(args.model)
+    if partitioned:
+        _sample_parts(model, args)
+        return
     start = time.perf_counter()
     tables = _sample_to(model, args.patients, args.output, args.format, args.seed, args.chunk_size, args.threads,
                         args.sep, args.overwrite)
@@ -360,10 +434,14 @@ def run_structure_show(args) -> None:
     if schema is not None:
         print(f"valid for schema {schema.name}")
     cells = {}
+    written = {}
     if schema is not None:
         variables = schema.variables
+        if structure.events is not None and schema.events is not None:
+            written = {node: schema.events.written_columns[node] for node in structure.event_nodes(schema)}
         for node in structure.nodes:
-            cells[node] = math.prod(variables[p].n_states for p in (*structure.parents(node), node))
+            if node not in written:
+                cells[node] = math.prod(variables[p].n_states for p in (*structure.parents(node), node))
     groups = [(tier.name, tier.nodes) for tier in structure.tiers]
     tiered = {node for tier in structure.tiers for node in tier.nodes}
     rest = tuple(node for node in structure.nodes if node not in tiered)
@@ -376,6 +454,9 @@ def run_structure_show(args) -> None:
         print(f"  {name} ({len(nodes)} node{'s' * (len(nodes) != 1)})")
         for node in nodes:
             parents = structure.parents(node)
+            if node in written:
+                print(f"    {node:<{width}}  written by the events module (process {written[node]})")
+                continue
             size = f"{cells[node]:>9,} cells  " if cells else ""
             print(f"    {node:<{width}}  {size}<- {', '.join(parents) if parents else '(no parents)'}")
     if cells:
@@ -387,6 +468,13 @@ def run_structure_show(args) -> None:
     for parent, child in structure.edges:
         why = structure.reasons.get((parent, child))
         print(f"  {parent} -> {child}" + (f": {why}" if why else ""))
+    if structure.events is not None:
+        print()
+        print("Event hazards (time-to-event module), each given:")
+        for conditioning in structure.events.conditioning:
+            given = [g.variable + (f" ({len(g.groups)} groups)" if g.groups else "") for g in conditioning.given]
+            after = f"; after {', '.join(conditioning.after)}" if conditioning.after else ""
+            print(f"  {conditioning.event}: {', '.join(given) if given else '(nothing)'}{after}")
     if args.draw:
         structure.draw(args.draw, schema=schema)
         print(f"drawing written to {args.draw}")
@@ -404,7 +492,7 @@ def run_structure_diff(args) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"fit": run_fit, "sample": run_sample, "ledger": run_ledger, "demo": run_demo,
-                "structure": run_structure}
+                "structure": run_structure, "evaluate": evaluate_command.run, "sweep": sweep_command.run}
     try:
         handlers[args.command](args)
     except BayesgenError as exc:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pandas as pd
 
-from bayesgen.errors import NotFittedError, SchemaError
+from bayesgen.backends import Executor, get_executor
+from bayesgen.errors import DataValidationError, NotFittedError, SchemaError
+from bayesgen.events.fit import fit_event_model, measure_event_model
+from bayesgen.events.model import EventModel
+from bayesgen.events.sample import sample_registry_events
 from bayesgen.files import resolve_resource
 from bayesgen.model.model_file import check_loaded, read_model_file, write_model_file
 from bayesgen.params.cpt import ConditionalTable
-from bayesgen.params.fit import fit_parameters
+from bayesgen.params.fit import fit_parameters, measure_parameters, sum_exact_counts
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.rng import RandomState, stream_keys
 from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes, sample_outcomes
@@ -21,6 +27,13 @@ from bayesgen.schema.decode import TableDecoder, day_numbers
 from bayesgen.schema.encode import encode_tables
 from bayesgen.schema.schema import Schema
 from bayesgen.structure.structure import Structure
+from bayesgen.tables.parts import (
+    DEFAULT_CHUNK_ROWS,
+    PartsResult,
+    count_partition,
+    partition_files,
+    write_parts,
+)
 
 DEFAULT_CHUNK = 1_000_000
 
@@ -60,7 +73,11 @@ class Synthesizer:
     postprocessing : {"project", "clip"}
         How each noisy count table is made non-negative (see :func:`bayesgen.params.fit_parameters`).
     shrinkage : float
-        Strength of the pooling of noisy CPT rows towards their coarser rows, in noise units; 0 = off.
+        Strength of the pooling of noisy CPT rows (and event hazards) towards their coarser rows, in
+        noise units; 0 = off.
+    events_share : float
+        With a structure that has an ``events`` section (the time-to-event module), the share of the
+        budget spent on the event hazards (default 0.25); the CPTs get the rest.
     rng : int, Generator or None
         Default randomness for :meth:`sample`. DP noise is never seeded.
 
@@ -78,7 +95,8 @@ class Synthesizer:
     def __init__(self, schema: Schema, structure: Structure | None = None, epsilon: float = 1.0,
                  delta: float = 0.0, privacy: str = "pure", allocation: str = "uniform",
                  postprocessing: str = "project", shrinkage: float = 1.0, structure_share: float = 0.3,
-                 max_parents: int | None = None, constraints=None, rng: RandomState = None):
+                 max_parents: int | None = None, constraints=None, events_share: float = 0.25,
+                 rng: RandomState = None):
         self.schema = schema
         self.structure = structure
         self.epsilon = epsilon
@@ -90,6 +108,7 @@ class Synthesizer:
         self.structure_share = structure_share
         self.max_parents = max_parents
         self.constraints = constraints
+        self.events_share = events_share
         self.rng = rng
 
     # -- fitting --------------------------------------------------------------------------------
@@ -127,27 +146,50 @@ class Synthesizer:
                                          constraints=self.constraints, rng=self.rng, accountant=accountant,
                                          fit_epsilon=self.epsilon * (1 - self.structure_share))
             structure.validate_for(self.schema)
-        fitted = fit_parameters(encoded, self.schema, structure, accountant, allocation=self.allocation,
-                                postprocessing=self.postprocessing, shrinkage=self.shrinkage)
+        with_events = structure.events is not None and self.schema.events is not None
+        events_budget, parameters_budget = self._budget_split(accountant, with_events)
+        fitted = fit_parameters(encoded, self.schema, structure, accountant, budget=parameters_budget,
+                                allocation=self.allocation, postprocessing=self.postprocessing,
+                                shrinkage=self.shrinkage)
+        self.events_ = None
+        if with_events:
+            self.events_ = fit_event_model(encoded, self.schema, structure, accountant,
+                                           budget=events_budget if events_budget is not None else math.inf,
+                                           shrinkage=self.shrinkage)
         self.structure_ = structure
         self.cpts_ = fitted.cpts
         self.accountant_ = accountant
         self.ledger_ = accountant.ledger()
         self.bounding_report_ = encoded.bounding_report
+        if self.events_ is not None and self.events_.dropped_:
+            self.bounding_report_ = {**self.bounding_report_, "events": dict(self.events_.dropped_)}
         self.fallback_rows_ = fitted.fallback_rows
         self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
         return self
+
+    def _budget_split(self, accountant: PrivacyAccountant, with_events: bool) -> tuple[float | None, float | None]:
+        """``(events budget, CPT budget)``: ``events_share`` of what remains goes to the hazards."""
+        if with_events and not 0 < self.events_share < 1:
+            raise ValueError(f"events_share must be between 0 and 1, got {self.events_share!r}")
+        if not (accountant.is_private and with_events):
+            return None, None
+        events_budget = accountant.remaining * self.events_share
+        return events_budget, accountant.remaining - events_budget
 
     def _check_fitted(self):
         if not hasattr(self, "cpts_"):
             raise NotFittedError("this Synthesizer is not fitted yet: call fit(tables) or Synthesizer.load(path)")
 
     @classmethod
-    def from_cpts(cls, schema: Schema, structure: Structure, cpts: dict, ledger: dict | None = None) -> Synthesizer:
-        """A ready-to-sample model from given CPTs (e.g. a hand-set ground truth); nothing is fitted."""
+    def from_cpts(cls, schema: Schema, structure: Structure, cpts: dict, ledger: dict | None = None,
+                  events: EventModel | None = None) -> Synthesizer:
+        """A ready-to-sample model from given CPTs and event hazards (e.g. a ground truth); nothing is fitted."""
         structure.validate_for(schema)
+        if (events is None) != (structure.events is None or schema.events is None):
+            raise ValueError("give event hazards exactly when the structure and schema declare events")
         model = cls(schema, structure, epsilon=math.inf)
         model.structure_ = structure
+        model.events_ = events
         model.cpts_ = dict(cpts)
         model.ledger_ = ledger if ledger is not None else PrivacyAccountant(math.inf).ledger()
         model._plan = RegistryPlan.compile(schema, structure, model.cpts_)
@@ -187,8 +229,11 @@ class Synthesizer:
             numba.set_num_threads(int(n_threads))
         try:
             rng = self.rng if rng is None else rng
-            keys = stream_keys(rng, self._plan.n_streams + len(self.schema.tables))
-            phase_keys, decode_keys = keys[: self._plan.n_streams], keys[self._plan.n_streams:]
+            n_processes = len(self.schema.events.processes) if self._events() is not None else 0
+            keys = stream_keys(rng, self._plan.n_streams + len(self.schema.tables) + n_processes)
+            phase_keys = keys[: self._plan.n_streams]
+            decode_keys = keys[self._plan.n_streams: self._plan.n_streams + len(self.schema.tables)]
+            event_keys = keys[self._plan.n_streams + len(self.schema.tables):]
             decoders = {name: TableDecoder(self.schema, table, key)
                         for (name, table), key in zip(self.schema.tables.items(), decode_keys, strict=True)}
             child_offsets = {t.name: 0 for t in self.schema.child_tables}
@@ -196,14 +241,20 @@ class Synthesizer:
                 size = min(int(chunk_size), int(n_patients) - start)
                 sampled = sample_before_outcomes(self._plan, self.schema, size, phase_keys, start, child_offsets,
                                                  block=2048)
-                yield self._decode(sampled, decoders, phase_keys, start, child_offsets)
+                yield self._decode(sampled, decoders, phase_keys, start, child_offsets, event_keys)
                 for name in child_offsets:
                     child_offsets[name] += sampled.n_rows[name]
         finally:
             numba.set_num_threads(previous_threads)
 
-    def _decode(self, sampled, decoders, phase_keys, person_offset: int, child_offsets: dict) -> dict[str, pd.DataFrame]:
+    def _events(self) -> EventModel | None:
+        return getattr(self, "events_", None)
+
+    def _decode(self, sampled, decoders, phase_keys, person_offset: int, child_offsets: dict,
+                event_keys=()) -> dict[str, pd.DataFrame]:
         schema = self.schema
+        events = self._events()
+        event_columns = set(self.structure_.event_nodes(schema)) if events is not None else set()
         root = schema.root
         root_decoder = decoders[root.name]
         values: dict[str, dict] = {name: {} for name in schema.tables}
@@ -211,7 +262,8 @@ class Synthesizer:
 
         def decode_table(table, decoder, offset, same_table_only):
             for column in sorted(table.modelled_columns, key=lambda c: bool(c.relative_to)):
-                if column.name in values[table.name]:
+                if column.name in values[table.name] or (column.name in event_columns
+                                                         and column.name not in sampled.codes):
                     continue
                 if column.relative_to and column.relative_to not in table.column_names:
                     if same_table_only:
@@ -237,6 +289,13 @@ class Synthesizer:
         for table in schema.child_tables:
             decode_table(table, decoders[table.name], child_offsets[table.name], same_table_only=True)
             self._order_child_rows(table, sampled, values[table.name])
+        if events is not None:  # the time-to-event module writes its columns, timed from the index rows
+            status_codes, dates = sample_registry_events(events, schema, sampled, values, event_keys,
+                                                         person_offset, child_offsets)
+            sampled.codes.update(status_codes)
+            for (table_name, column_name), dated in dates.items():
+                values[table_name][column_name] = dated
+        for table in schema.child_tables:
             rows = sampled.parent_row[table.name]
             for column in table.columns:
                 rule = column.derived
@@ -283,13 +342,164 @@ class Synthesizer:
         for name, value in list(table_values.items()):
             table_values[name] = value[order]
         for column in table.modelled_columns:
-            sampled.codes[column.name] = sampled.codes[column.name][order]
+            if column.name in sampled.codes:  # columns the events module writes come later
+                sampled.codes[column.name] = sampled.codes[column.name][order]
+
+    # -- scale-out: partitioned output and partitioned fitting (see docs/scale-out.md) ------------
+    def sample_to(self, path: str | os.PathLike, n_patients: int, format: str = "parquet", rng: RandomState = None,
+                  chunk_rows: int = DEFAULT_CHUNK_ROWS, backend="local", workers: int | None = None,
+                  scheduler: str | None = None, n_threads: int | None = None, overwrite: bool = False,
+                  sep: str = ",", progress=None) -> PartsResult:
+        """Write ``n_patients`` synthetic persons to the folder ``path``, one part per chunk, resumably.
+
+        Chunk ``i`` (``chunk_rows`` persons; the last may have fewer) is ``sample(..., rng=child i of
+        SeedSequence(rng))`` with its keys moved into ranges of its own
+        (:func:`bayesgen.tables.ids.shift_ids`), written as ``path/<TABLE>/part-0000i.<format>`` for
+        every table. ``path/manifest.json`` (chunk count, seed, rows and SHA-256 of every part, model
+        checksum, library versions) is written last. Only one chunk per worker is in memory at a time.
+
+        The files depend only on the model, ``rng``, ``n_patients`` and ``chunk_rows``: the same for
+        every backend and number of workers (they differ from :meth:`sample`'s, which numbers one
+        stream). Rerunning the same call after a crash, or after parts were deleted, writes only the
+        missing chunks and gives the same files; with ``rng=None`` the rerun reuses the recorded seed.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            Output folder: new, empty, or holding this run (to finish or repair it).
+        n_patients : int
+        format : {"parquet", "csv"}
+        rng : int, SeedSequence, Generator or None
+            The root seed (default: the model's ``rng``; None draws a fresh one, recorded).
+        chunk_rows : int
+            Persons per chunk and part (memory per worker grows with it, not with ``n_patients``).
+        backend : {"local", "dask"} or Executor
+            ``"local"`` runs chunk after chunk in this process; ``"dask"`` on a Dask cluster: a
+            ``LocalCluster`` of ``workers`` processes with one thread each, or the existing one at
+            ``scheduler``. The folder must be reachable by every worker under the same path.
+        n_threads : int, optional
+            Sampler threads per chunk (default: all cores locally, one per Dask worker).
+        overwrite : bool
+            Delete whatever is in ``path`` first.
+        sep : str
+            CSV separator.
+        progress : callable, optional
+            Called with each chunk's number when its parts are written.
+
+        Returns
+        -------
+        PartsResult
+            ``manifest`` (as written), ``generated`` (chunks written by this call) and ``seconds``
+            (time per chunk written).
+
+        Examples
+        --------
+        >>> import tempfile, pandas as pd, bayesgen as bg
+        >>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+        >>> model = bg.Synthesizer(schema, bg.Structure.load("structures/simulacrum_v2.yaml"),
+        ...                        epsilon=1.0).fit(bg.datasets.simulate_registry(1_000, rng=0))
+        >>> out = tempfile.mkdtemp() + "/synthetic"
+        >>> done = model.sample_to(out, 250, rng=7, chunk_rows=100)
+        >>> done.manifest["n_chunks"], len(pd.read_parquet(out + "/SIM_AV_PATIENT"))
+        (3, 250)
+        """
+        self._check_fitted()
+        return write_parts(self, path, n_patients, file_format=format, rng=self.rng if rng is None else rng,
+                           chunk_rows=chunk_rows, backend=backend, workers=workers, scheduler=scheduler,
+                           n_threads=n_threads, overwrite=overwrite, sep=sep, progress=progress)
+
+    def fit_partitioned(self, source: str | os.PathLike, backend="local", workers: int | None = None,
+                        scheduler: str | None = None, sep: str = ",") -> Synthesizer:
+        """Fit to tables stored as partitions of complete persons, counting each partition where it is.
+
+        ``source`` holds ``<TABLE>/<name>.parquet`` (or ``.csv``) for every table, with the same file
+        names in every table folder (:func:`bayesgen.tables.parts.partition_files`). Every partition
+        must hold complete persons: all rows of a person, in every table, in the same partition
+        (partitioning by person is the data holder's job; a child row whose person is elsewhere is
+        a broken-key error, and a person found in two partitions is refused).
+
+        Each partition is validated, bounded and counted exactly (on the Dask workers with
+        ``backend="dask"``); the exact counts are added up here, and noise is added once, centrally,
+        exactly as :meth:`fit` does: the same counts, the same privacy ledger. Structure learning
+        from partitions is not supported: give a structure.
+
+        With an ``events`` section, each partition's exact event counts and exposure are summed the
+        same way (:func:`bayesgen.events.fit.exact_event_statistics`) and measured once.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, bayesgen as bg
+        >>> schema = bg.Schema.load("schemas/gbsg2.yaml")
+        >>> data = bg.datasets.load_gbsg2()["GBSG2"]                 # 686 patients, one row each
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / "GBSG2").mkdir()
+        >>> data[:300].to_parquet(root / "GBSG2" / "part-0.parquet")   # complete persons per file
+        >>> data[300:].to_parquet(root / "GBSG2" / "part-1.parquet")
+        >>> model = bg.Synthesizer(schema, bg.Structure.load("structures/gbsg2.yaml"), epsilon=1.0)
+        >>> model.fit_partitioned(root).ledger_["entries"] == bg.Synthesizer(
+        ...     schema, bg.Structure.load("structures/gbsg2.yaml"), epsilon=1.0).fit(data).ledger_["entries"]
+        True
+        """
+        if isinstance(self.structure, str):
+            raise ValueError("fit_partitioned needs a structure (a Structure or None for the shipped one); "
+                             "learning a structure from partitions is not supported")
+        structure = self._resolved_structure()
+        structure.validate_for(self.schema)
+        partitions = partition_files(source, self.schema)
+        owned = not isinstance(backend, Executor)
+        executor = get_executor(backend, workers, scheduler)
+        counted, persons, event_statistics = [], [], []
+        try:
+            count = functools.partial(count_partition, schema=self.schema, structure=structure)
+            for result in executor.map_partitions(count, partitions, sep=sep):
+                counted.append(result["counts"])
+                event_statistics.append(result["events"])
+                persons.append(result["persons"])
+                person_key = result["person_key"]
+        finally:
+            if owned:
+                executor.close()
+        keys = pd.Index(np.concatenate(persons))
+        if not keys.is_unique:
+            repeated = keys[keys.duplicated()]
+            first = repeated[0]
+            where = [str(sorted(p.values())[0].stem) for p, k in zip(partitions, persons, strict=True)
+                     if (pd.Index(k) == first).any()]
+            raise DataValidationError(self.schema.root_table, person_key,
+                                      f"{len(repeated.unique())} persons appear in more than one partition "
+                                      f"(e.g. in {where[:3]}); each partition must hold complete persons",
+                                      value=first.item() if hasattr(first, "item") else first)
+        exact = sum_exact_counts(counted)
+        accountant = PrivacyAccountant(self.epsilon, self.delta, self.privacy)
+        with_events = event_statistics[0] is not None
+        events_budget, parameters_budget = self._budget_split(accountant, with_events)
+        fitted = measure_parameters(exact, self.schema, structure, accountant, budget=parameters_budget,
+                                    allocation=self.allocation, postprocessing=self.postprocessing,
+                                    shrinkage=self.shrinkage)
+        self.events_ = None
+        if with_events:
+            self.events_ = measure_event_model(functools.reduce(operator.add, event_statistics), self.schema,
+                                               structure, accountant,
+                                               budget=events_budget if events_budget is not None else math.inf,
+                                               shrinkage=self.shrinkage)
+        self.structure_ = structure
+        self.cpts_ = fitted.cpts
+        self.accountant_ = accountant
+        self.ledger_ = accountant.ledger()
+        self.bounding_report_ = exact.bounding_report
+        if self.events_ is not None and self.events_.dropped_:
+            self.bounding_report_ = {**self.bounding_report_, "events": dict(self.events_.dropped_)}
+        self.fallback_rows_ = fitted.fallback_rows
+        self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
+        return self
 
     # -- files and interop ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model as a JSON model file (the releasable artefact), atomically."""
         self._check_fitted()
+        events = {"events": self._events().to_dict()} if self._events() is not None else {}
         write_model_file(path, {
+            **events,
             "bayesgen_version": _package_version(),
             "schema": self.schema.to_dict(),
             "structure": self.structure_.to_dict(),
@@ -297,7 +507,7 @@ class Synthesizer:
             "privacy": self.ledger_,
             "settings": {"epsilon": self.epsilon, "delta": self.delta, "privacy": self.privacy,
                          "allocation": self.allocation, "postprocessing": self.postprocessing,
-                         "shrinkage": self.shrinkage},
+                         "shrinkage": self.shrinkage, "events_share": self.events_share},
         })
 
     @classmethod
@@ -314,10 +524,11 @@ class Synthesizer:
                         delta=float(settings.get("delta", 0.0)), privacy=settings.get("privacy", "pure"),
                         allocation=settings.get("allocation", "uniform"),
                         postprocessing=settings.get("postprocessing", "project"),
-                        shrinkage=float(settings.get("shrinkage", 1.0)))
+                        shrinkage=float(settings.get("shrinkage", 1.0)),
+                        events_share=float(settings.get("events_share", 0.25)))
             variables = schema.variables
             cpts = {}
-            for node in structure.nodes:
+            for node in (n for _, nodes in structure.phases(schema) for n in nodes):
                 table = ConditionalTable.from_dict(node, body["cpts"][node])
                 expected = tuple(variables[p].n_states for p in structure.parents(node)) + (variables[node].n_states,)
                 if table.parents != structure.parents(node) or table.probabilities.shape != expected:
@@ -325,15 +536,35 @@ class Synthesizer:
                 cpts[node] = table
             model.structure_ = structure
             model.cpts_ = cpts
+            model.events_ = None
+            if structure.events is not None and schema.events is not None:
+                if not isinstance(body.get("events"), dict):
+                    raise ValueError("the structure declares events but the model file has no event hazards")
+                model.events_ = EventModel.from_dict(body["events"], schema, structure)
             model.ledger_ = body["privacy"]
             model._plan = RegistryPlan.compile(schema, structure, cpts)
             return model
 
         return check_loaded(path, build)
 
-    def to_pgmpy(self):
-        """The fitted model as a pgmpy ``DiscreteBayesianNetwork`` (passes ``check_model()``)."""
+    def to_pgmpy(self, event_sample: int = 100_000):
+        """The fitted model as a pgmpy ``DiscreteBayesianNetwork`` (passes ``check_model()``).
+
+        Columns written by the time-to-event module are not Bayesian-network nodes. In the export
+        they are parentless nodes whose table is their marginal distribution (in the schema's bins),
+        estimated from ``event_sample`` synthetic persons sampled with a fixed seed. That is an
+        approximation: pgmpy cannot represent the event process itself.
+        """
         self._check_fitted()
         variables = self.schema.variables
         states = {n: [str(s) for s in variables[n].states()] for n in self.structure_.nodes}
-        return self.structure_.to_pgmpy({n: t.probabilities for n, t in self.cpts_.items()}, states)
+        tables = {n: t.probabilities for n, t in self.cpts_.items()}
+        event_nodes = self.structure_.event_nodes(self.schema) if self._events() is not None else ()
+        if event_nodes:
+            from bayesgen.schema.encode import encode_tables
+
+            codes = encode_tables(self.sample(int(event_sample), rng=0), self.schema).codes
+            for node in event_nodes:
+                counts = np.bincount(codes[node], minlength=variables[node].n_states).astype(float)
+                tables[node] = counts / counts.sum()
+        return self.structure_.to_pgmpy(tables, states)

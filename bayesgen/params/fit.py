@@ -8,11 +8,18 @@ Each family's counts are computed over the rows of the node's table: root-table 
 child-table nodes over the bounded child rows (their root-table parents joined through the foreign
 key), and patient-level *outcome* nodes over persons joined with their index child row. The L1/L2
 sensitivity of a family's count vector is the number of rows one person contributes to that table.
+
+Counting and measuring are separate steps, so that exact counts can be taken where the data are
+(one partition of persons at a time, possibly on other machines) and summed before the one central
+measurement: :func:`exact_family_counts` (per partition), :func:`sum_exact_counts` (central), then
+:func:`measure_parameters` (central, the only place noise is drawn). :func:`fit_parameters` is the
+three in one for data held in one place.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -112,15 +119,143 @@ def pooled_totals(measured: list[tuple[Family, np.ndarray, float]]) -> dict[str,
     return totals
 
 
+@dataclass
+class ExactCounts:
+    """Exact (noise-free, private) family counts of bounded data, ready to be measured once.
+
+    Attributes
+    ----------
+    counts : dict of str to ndarray
+        Per node, its family's int64 count table (shape: parents' states, then the node's).
+    rows_per_person : dict of str to int
+        The most rows one person contributes to each table after bounding (declared bounds).
+    bounding_report : dict of str to int
+        Rows dropped by contribution bounding, per table (for the data holder only).
+    n_rows : dict of str to int
+        Rows kept per table.
+    """
+
+    counts: dict[str, np.ndarray]
+    rows_per_person: dict[str, int]
+    bounding_report: dict[str, int] = field(default_factory=dict)
+    n_rows: dict[str, int] = field(default_factory=dict)
+
+
+def exact_family_counts(encoded, schema, structure) -> ExactCounts:
+    """The exact count table of every family of ``structure`` in ``encoded`` (no noise, private).
+
+    Bounding is per person, so on data partitioned by person the counts of the partitions add up to
+    the counts of the whole (see :func:`sum_exact_counts`).
+
+    Examples
+    --------
+    >>> import bayesgen as bg
+    >>> from bayesgen.schema.encode import encode_tables
+    >>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    >>> structure = bg.Structure.load("structures/simulacrum_v2.yaml")
+    >>> exact = exact_family_counts(encode_tables(bg.datasets.simulate_registry(200, rng=0), schema),
+    ...                             schema, structure)
+    >>> int(exact.counts["GENDER"].sum()), exact.rows_per_person["SIM_AV_TUMOUR"]
+    (200, 3)
+    """
+    counts = {family.node: family_counts(family_data(family, encoded, schema), list(family.shape)).astype(np.int64)
+              for family in families(schema, structure)}
+    return ExactCounts(counts, dict(encoded.rows_per_person), dict(encoded.bounding_report), dict(encoded.n_rows))
+
+
+def sum_exact_counts(parts: Iterable[ExactCounts]) -> ExactCounts:
+    """Add up the exact counts of disjoint partitions of persons (no noise; central, before measuring).
+
+    Count tables and dropped-row reports are summed. ``rows_per_person`` comes from declared bounds,
+    the same in every partition; the largest is kept (a partition holding no rows of a table still
+    carries the declared bound).
+
+    Examples
+    --------
+    >>> a = ExactCounts({"X": np.array([1, 2])}, {"P": 1}, {"P": 0}, {"P": 3})
+    >>> b = ExactCounts({"X": np.array([0, 5])}, {"P": 1}, {"P": 2}, {"P": 5})
+    >>> total = sum_exact_counts([a, b])
+    >>> total.counts["X"].tolist(), total.bounding_report, total.n_rows
+    ([1, 7], {'P': 2}, {'P': 8})
+    """
+    total: ExactCounts | None = None
+    for part in parts:
+        if total is None:
+            total = ExactCounts({node: np.array(table, dtype=np.int64) for node, table in part.counts.items()},
+                                dict(part.rows_per_person), dict(part.bounding_report), dict(part.n_rows))
+            continue
+        if set(part.counts) != set(total.counts):
+            raise ValueError(f"partitions counted different families: {sorted(set(part.counts) ^ set(total.counts))}")
+        for node, table in part.counts.items():
+            if table.shape != total.counts[node].shape:
+                raise ValueError(f"counts of {node} have shape {table.shape} in one partition and "
+                                 f"{total.counts[node].shape} in another")
+            total.counts[node] += table
+        for name, bound in part.rows_per_person.items():
+            total.rows_per_person[name] = max(total.rows_per_person.get(name, 0), int(bound))
+        for name, dropped in part.bounding_report.items():
+            total.bounding_report[name] = total.bounding_report.get(name, 0) + int(dropped)
+        for name, rows in part.n_rows.items():
+            total.n_rows[name] = total.n_rows.get(name, 0) + int(rows)
+    if total is None:
+        raise ValueError("no partitions to add up")
+    return total
+
+
 def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, budget: float | None = None,
                    allocation: str = "uniform", postprocessing: str = "project",
                    shrinkage: float = 1.0) -> FittedParameters:
     """Measure every family's counts with noise and post-process them into CPTs.
 
+    The same as :func:`measure_parameters` of :func:`exact_family_counts` of ``encoded``.
+
     Parameters
     ----------
     encoded : EncodedData
         Codes after contribution bounding.
+    accountant : PrivacyAccountant
+        Charged once per family; ``budget`` (default: all that remains) is split by ``allocation``.
+    postprocessing, shrinkage
+        See :func:`measure_parameters`.
+
+    Examples
+    --------
+    >>> import bayesgen as bg
+    >>> from bayesgen.schema.encode import encode_tables
+    >>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    >>> structure = bg.Structure.load("structures/simulacrum_v2.yaml")
+    >>> encoded = encode_tables(bg.datasets.simulate_registry(200, rng=0), schema)
+    >>> accountant = PrivacyAccountant(1.0)
+    >>> fitted = fit_parameters(encoded, schema, structure, accountant)
+    >>> fitted.cpts["GENDER"].probabilities.shape, round(accountant.spent, 6)
+    ((4,), 1.0)
+    """
+    _check_settings(postprocessing, shrinkage)
+    return measure_parameters(exact_family_counts(encoded, schema, structure), schema, structure, accountant,
+                              budget=budget, allocation=allocation, postprocessing=postprocessing,
+                              shrinkage=shrinkage)
+
+
+def _check_settings(postprocessing: str, shrinkage: float) -> None:
+    if postprocessing not in POSTPROCESSING:
+        raise ValueError(f"postprocessing must be one of {POSTPROCESSING}, got {postprocessing!r}")
+    if not shrinkage >= 0:
+        raise ValueError(f"shrinkage must be a non-negative number, got {shrinkage!r}")
+
+
+def measure_parameters(exact: ExactCounts, schema, structure, accountant: PrivacyAccountant,
+                       budget: float | None = None, allocation: str = "uniform", postprocessing: str = "project",
+                       shrinkage: float = 1.0) -> FittedParameters:
+    """Add noise once to exact family counts and post-process the noisy counts into CPTs.
+
+    This is the one place where noise is drawn (through OpenDP, charged to ``accountant``). It must
+    be given the counts of *all* the data (summed over partitions with :func:`sum_exact_counts`),
+    never those of one partition.
+
+    Parameters
+    ----------
+    exact : ExactCounts
+        From :func:`exact_family_counts` (or :func:`sum_exact_counts` over partitions of persons).
     accountant : PrivacyAccountant
         Charged once per family; ``budget`` (default: all that remains) is split by ``allocation``.
     postprocessing : {"project", "clip"}
@@ -131,14 +266,26 @@ def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, bu
         Strength of the hierarchical pooling of noisy rows towards their coarser (fewer-parent)
         rows, in units of the noise (see :func:`bayesgen.params.cpt.cpt_from_counts`); 0 turns the
         pooling off, leaving only the fallback for empty rows.
+
+    Examples
+    --------
+    >>> import math, bayesgen as bg
+    >>> from bayesgen.schema.encode import encode_tables
+    >>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    >>> structure = bg.Structure.load("structures/simulacrum_v2.yaml")
+    >>> exact = exact_family_counts(encode_tables(bg.datasets.simulate_registry(200, rng=0), schema),
+    ...                             schema, structure)
+    >>> fitted = measure_parameters(exact, schema, structure, PrivacyAccountant(math.inf))
+    >>> sorted(fitted.cpts) == sorted(exact.counts)
+    True
     """
-    if postprocessing not in POSTPROCESSING:
-        raise ValueError(f"postprocessing must be one of {POSTPROCESSING}, got {postprocessing!r}")
-    if not shrinkage >= 0:
-        raise ValueError(f"shrinkage must be a non-negative number, got {shrinkage!r}")
+    _check_settings(postprocessing, shrinkage)
     all_families = families(schema, structure)
+    missing = [family.node for family in all_families if family.node not in exact.counts]
+    if missing:
+        raise ValueError(f"no exact counts for {missing[:5]} ({len(missing)} families)")
     for family in all_families:
-        family.sensitivity = encoded.rows_per_person[family.rows_of]
+        family.sensitivity = exact.rows_per_person[family.rows_of]
     if accountant.is_private:
         total = accountant.remaining if budget is None else budget
         shares = allocate_budget(total, [f.n_cells for f in all_families], [f.sensitivity for f in all_families],
@@ -147,9 +294,11 @@ def fit_parameters(encoded, schema, structure, accountant: PrivacyAccountant, bu
         shares = np.full(len(all_families), np.inf)
     measured = []
     for family, share in zip(all_families, shares, strict=True):
-        exact = family_counts(family_data(family, encoded, schema), list(family.shape))
+        counts = exact.counts[family.node]
+        if counts.shape != family.shape:
+            raise ValueError(f"exact counts of {family.node} have shape {counts.shape}, the family needs {family.shape}")
         parent_text = f" | {', '.join(family.parents)}" if family.parents else ""
-        noisy = noisy_counts(exact.ravel(), sensitivity=family.sensitivity, budget=float(share),
+        noisy = noisy_counts(counts.ravel(), sensitivity=family.sensitivity, budget=float(share),
                              accountant=accountant, what=f"counts of {family.node}{parent_text}").reshape(family.shape)
         variance = noise_variance(accountant.entries[-1]) if accountant.is_private else 0.0
         measured.append((family, noisy, variance))
