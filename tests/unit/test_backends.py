@@ -305,15 +305,6 @@ def test_fit_partitioned_matches_fit(toy_schema, toy_structure, tmp_path):
         bg.Synthesizer(toy_schema, "learn", epsilon=1.0).fit_partitioned(root)
 
 
-def test_fit_partitioned_says_event_hazards_are_not_fitted_yet(tmp_path):
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
-    if getattr(structure, "events", None) is None or getattr(schema, "events", None) is None:
-        pytest.skip("the shipped structure has no events section")
-    with pytest.raises(ValueError, match="does not fit time-to-event hazards yet"):
-        bg.Synthesizer(schema, structure, epsilon=1.0).fit_partitioned(tmp_path)
-
-
 def test_custom_executors_plug_in(toy_model, tmp_path):
     class Reversed(Executor):
         """Runs tasks in reverse order (as a cluster might finish them), yields in order."""
