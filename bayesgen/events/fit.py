@@ -32,7 +32,7 @@ import numpy as np
 
 from bayesgen.errors import StructureError
 from bayesgen.events import kernels
-from bayesgen.events.histories import ProcessData, horizon_days, process_data_from_tables  # noqa: F401
+from bayesgen.events.histories import ProcessData, horizon_days, process_data_from_tables
 from bayesgen.events.layout import EventLayout, build_layout
 from bayesgen.events.model import EventModel
 from bayesgen.params.fit import noise_variance
@@ -199,8 +199,7 @@ def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
     events, exposure, units, dropped, survival_end = {}, {}, {}, {}, {}
     for process in schema.events.processes:
         layout = build_layout(schema, process, structure.events, horizon)
-        given = {name for names in layout.given for name in names}
-        data = process_data_from_tables(encoded, schema, process, given, survival_end)
+        data = process_data_from_tables(encoded, schema, process, layout.given_variables, survival_end)
         if process.unit == schema.root_table:
             survival_end[process.name] = (data.origin_day, data.end)
         dropped.update({f"{process.name}: {k}": v for k, v in data.dropped.items()})

@@ -103,6 +103,20 @@ def _pack(n_units: int, unit: np.ndarray, kind_order: np.ndarray, event: np.ndar
     return unit_start, event.astype(np.int64), time.astype(np.float64)
 
 
+def observation_limit(schema, process, origin: np.ndarray, parent_row: np.ndarray | None, ended: dict) -> np.ndarray:
+    """The latest end of each unit's time at risk, in days after its origin.
+
+    The end of the cut-off day or, for a process that ``ends_with`` another, that process's end for
+    the unit's person, moved onto the unit's clock. ``ended`` maps a root-table process name to the
+    ``(origin day, end)`` of its units.
+    """
+    limit = schema.events.cutoff_day - origin + 1
+    if process.ends_with is not None:
+        parent_origin, parent_end = ended[process.ends_with]
+        limit = np.minimum(limit, parent_origin[parent_row] + parent_end[parent_row] - origin)
+    return limit
+
+
 def process_data_from_tables(encoded, schema, process, given: set[str], survival_end: dict) -> ProcessData:
     """The :class:`ProcessData` of ``process`` read from the encoded (bounded) registry tables.
 
@@ -115,14 +129,14 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
     n_units = encoded.n_rows[process.unit]
     origin, entry = unit_origins(schema, process, n_units, origin_days, encoded.index_row.get(table),
                                  encoded.parent_row.get(table))
-    cutoff_end = schema.events.cutoff_day - origin + 1
+    limit = observation_limit(schema, process, origin, encoded.parent_row.get(process.unit), survival_end)
     unit_frame = frames[process.unit]
     units, types, times, last = [], [], [], []
     dropped: dict[str, int] = {}
     if process.terminal:
         status = unit_frame[process.status].astype("string").to_numpy(dtype=object, na_value=None)
         date = table_days(unit_frame, process.unit, process.date) - origin
-        end = np.where(np.isnan(date), cutoff_end, date + 1.0)
+        end = np.where(np.isnan(date), limit, date + 1.0)
         for index, event in enumerate(process.events):
             if event.kind != "terminal":
                 continue
@@ -133,13 +147,9 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
             types.append(np.full(len(rows), index))
             times.append(date[rows] + 0.5)
             last.append(np.ones(len(rows)))
-        end = np.minimum(end, cutoff_end)
+        end = np.minimum(end, limit)
     else:
-        end = cutoff_end.copy()
-    if process.ends_with is not None:
-        parent_origin, parent_end = survival_end[process.ends_with]
-        parent = encoded.parent_row[process.unit]
-        end = np.minimum(end, parent_origin[parent] + parent_end[parent] - origin)
+        end = limit
     before_entry = end < entry
     if before_entry.any():  # recorded end before the unit's entry: no time at risk
         dropped["units ending before entry"] = int(before_entry.sum())

@@ -61,6 +61,11 @@ class EventLayout:
     def n_cells(self, event: int) -> int:
         return int(np.prod(self.shapes[event]))
 
+    @property
+    def given_variables(self) -> set[str]:
+        """Every model variable some hazard of the process is conditioned on."""
+        return {name for names in self.given for name in names}
+
     def history_cards(self) -> np.ndarray:
         return np.asarray([s[-2] for s in self.shapes], dtype=np.int64)
 

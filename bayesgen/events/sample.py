@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesgen.events import kernels
-from bayesgen.events.histories import origin_table, unit_origins
+from bayesgen.events.histories import observation_limit, origin_table, unit_origins
 from bayesgen.events.layout import EventLayout
 from bayesgen.events.model import EventModel
-from bayesgen.schema.columns import EPOCH
+from bayesgen.params.fit import aligned_codes
+from bayesgen.schema.columns import days_to_dates
 from bayesgen.schema.decode import day_numbers
 
 DEFAULT_BLOCK = 4096
@@ -82,18 +83,9 @@ def sample_units(model: EventModel, process: str, codes: dict[str, np.ndarray], 
                          out_end, out_n, out_type, out_time, out_terminal)
 
 
-def as_dates(day_numbers: np.ndarray) -> np.ndarray:
-    """Day numbers (float, NaN for none) as ``datetime64[s]`` with NaT."""
-    missing = np.isnan(day_numbers)
-    days = np.where(missing, 0, np.floor(np.nan_to_num(day_numbers))).astype(np.int64)
-    out = (EPOCH + days.astype("timedelta64[D]")).astype("datetime64[s]")
-    out[missing] = np.datetime64("NaT")
-    return out
-
-
 def event_dates(sampled: SampledEvents, event: int) -> np.ndarray:
     """Date of each unit's first ``event`` (NaT if it did not happen)."""
-    return as_dates(sampled.origin_day + np.floor(sampled.first_time(event)))
+    return days_to_dates(sampled.origin_day + np.floor(sampled.first_time(event)))
 
 
 def terminal_outputs(sampled: SampledEvents, process, status_column, cutoff_day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +97,7 @@ def terminal_outputs(sampled: SampledEvents, process, status_column, cutoff_day:
     has_terminal = sampled.terminal >= 0
     codes = np.where(has_terminal, status_of_event[np.maximum(sampled.terminal, 0)], censored).astype(np.int16)
     days = np.where(has_terminal, sampled.origin_day + np.floor(sampled.end), float(cutoff_day))
-    return codes, as_dates(days)
+    return codes, days_to_dates(days)
 
 
 def sample_registry_events(model: EventModel, schema, sampled, values: dict, keys: np.ndarray,
@@ -131,16 +123,7 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
     declarations = schema.events
     codes_out: dict[str, np.ndarray] = {}
     dates_out: dict[tuple[str, str], np.ndarray] = {}
-    ends: dict[str, SampledEvents] = {}
-
-    def aligned(name: str, unit: str) -> np.ndarray:
-        table = schema.variables[name].table
-        codes = sampled.codes[name]
-        if table == unit:
-            return codes
-        if table == root:
-            return codes[sampled.parent_row[unit]]
-        return codes[np.maximum(sampled.index_row[table], 0)]
+    ended: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     for process, key in zip(declarations.processes, keys, strict=True):
         layout = model.layouts[process.name]
@@ -149,17 +132,12 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
         n_units = sampled.n_rows[process.unit]
         origin, entry = unit_origins(schema, process, n_units, origin_days, sampled.index_row.get(table),
                                      sampled.parent_row.get(table))
-        end = declarations.cutoff_day - origin + 1
-        if process.ends_with is not None:
-            parent = ends[process.ends_with]
-            rows = sampled.parent_row[process.unit]
-            end = np.minimum(end, parent.origin_day[rows] + parent.end[rows] - origin)
-        end = np.maximum(end, entry)
-        given = {name for names in layout.given for name in names}
+        end = np.maximum(observation_limit(schema, process, origin, sampled.parent_row.get(process.unit), ended),
+                         entry)
         offset = person_offset if process.unit == root else child_offsets.get(process.unit, 0)
-        result = sample_units(model, process.name, {name: aligned(name, process.unit) for name in given},
-                              origin, entry, end, key, offset)
-        ends[process.name] = result
+        codes = {name: aligned_codes(name, process.unit, sampled, schema) for name in layout.given_variables}
+        result = sample_units(model, process.name, codes, origin, entry, end, key, offset)
+        ended[process.name] = (result.origin_day, result.end)
         unit_table = schema.tables[process.unit]
         if process.terminal:
             status_codes, dates = terminal_outputs(result, process, unit_table.column(process.status),

@@ -13,13 +13,13 @@ import pandas as pd
 
 from bayesgen.backends import Executor, get_executor
 from bayesgen.errors import DataValidationError, NotFittedError, SchemaError
-from bayesgen.events.fit import fit_event_model, measure_event_model
+from bayesgen.events.fit import exact_event_statistics, measure_event_model
 from bayesgen.events.model import EventModel
 from bayesgen.events.sample import sample_registry_events
 from bayesgen.files import resolve_resource
 from bayesgen.model.model_file import check_loaded, read_model_file, write_model_file
 from bayesgen.params.cpt import ConditionalTable
-from bayesgen.params.fit import fit_parameters, measure_parameters, sum_exact_counts
+from bayesgen.params.fit import exact_family_counts, measure_parameters, sum_exact_counts
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.rng import RandomState, stream_keys
 from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes, sample_outcomes
@@ -146,35 +146,41 @@ class Synthesizer:
                                          constraints=self.constraints, rng=self.rng, accountant=accountant,
                                          fit_epsilon=self.epsilon * (1 - self.structure_share))
             structure.validate_for(self.schema)
-        with_events = structure.events is not None and self.schema.events is not None
-        events_budget, parameters_budget = self._budget_split(accountant, with_events)
-        fitted = fit_parameters(encoded, self.schema, structure, accountant, budget=parameters_budget,
-                                allocation=self.allocation, postprocessing=self.postprocessing,
-                                shrinkage=self.shrinkage)
+        events = exact_event_statistics(encoded, self.schema, structure) if self._has_events(structure) else None
+        return self._measure(exact_family_counts(encoded, self.schema, structure), events, structure, accountant)
+
+    def _has_events(self, structure: Structure) -> bool:
+        return structure.events is not None and self.schema.events is not None
+
+    def _measure(self, exact, event_statistics, structure: Structure, accountant: PrivacyAccountant) -> Synthesizer:
+        """Add noise once to the exact statistics (the CPTs', and the hazards' if any) and set the fitted state.
+
+        ``events_share`` of what remains of the budget goes to the hazards, the rest to the CPTs.
+        """
+        events_budget = parameters_budget = None
+        if event_statistics is not None:
+            if not 0 < self.events_share < 1:
+                raise ValueError(f"events_share must be between 0 and 1, got {self.events_share!r}")
+            events_budget = accountant.remaining * self.events_share if accountant.is_private else math.inf
+            if accountant.is_private:
+                parameters_budget = accountant.remaining - events_budget
+        fitted = measure_parameters(exact, self.schema, structure, accountant, budget=parameters_budget,
+                                    allocation=self.allocation, postprocessing=self.postprocessing,
+                                    shrinkage=self.shrinkage)
         self.events_ = None
-        if with_events:
-            self.events_ = fit_event_model(encoded, self.schema, structure, accountant,
-                                           budget=events_budget if events_budget is not None else math.inf,
-                                           shrinkage=self.shrinkage)
+        self.bounding_report_ = exact.bounding_report
+        if event_statistics is not None:
+            self.events_ = measure_event_model(event_statistics, self.schema, structure, accountant,
+                                               budget=events_budget, shrinkage=self.shrinkage)
+            if self.events_.dropped_:
+                self.bounding_report_ = {**self.bounding_report_, "events": dict(self.events_.dropped_)}
         self.structure_ = structure
         self.cpts_ = fitted.cpts
         self.accountant_ = accountant
         self.ledger_ = accountant.ledger()
-        self.bounding_report_ = encoded.bounding_report
-        if self.events_ is not None and self.events_.dropped_:
-            self.bounding_report_ = {**self.bounding_report_, "events": dict(self.events_.dropped_)}
         self.fallback_rows_ = fitted.fallback_rows
         self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
         return self
-
-    def _budget_split(self, accountant: PrivacyAccountant, with_events: bool) -> tuple[float | None, float | None]:
-        """``(events budget, CPT budget)``: ``events_share`` of what remains goes to the hazards."""
-        if with_events and not 0 < self.events_share < 1:
-            raise ValueError(f"events_share must be between 0 and 1, got {self.events_share!r}")
-        if not (accountant.is_private and with_events):
-            return None, None
-        events_budget = accountant.remaining * self.events_share
-        return events_budget, accountant.remaining - events_budget
 
     def _check_fitted(self):
         if not hasattr(self, "cpts_"):
@@ -229,7 +235,7 @@ class Synthesizer:
             numba.set_num_threads(int(n_threads))
         try:
             rng = self.rng if rng is None else rng
-            n_processes = len(self.schema.events.processes) if self._events() is not None else 0
+            n_processes = len(self.schema.events.processes) if self.events_ is not None else 0
             keys = stream_keys(rng, self._plan.n_streams + len(self.schema.tables) + n_processes)
             phase_keys = keys[: self._plan.n_streams]
             decode_keys = keys[self._plan.n_streams: self._plan.n_streams + len(self.schema.tables)]
@@ -247,13 +253,10 @@ class Synthesizer:
         finally:
             numba.set_num_threads(previous_threads)
 
-    def _events(self) -> EventModel | None:
-        return getattr(self, "events_", None)
-
     def _decode(self, sampled, decoders, phase_keys, person_offset: int, child_offsets: dict,
                 event_keys=()) -> dict[str, pd.DataFrame]:
         schema = self.schema
-        events = self._events()
+        events = self.events_
         event_columns = set(self.structure_.event_nodes(schema)) if events is not None else set()
         root = schema.root
         root_decoder = decoders[root.name]
@@ -469,35 +472,15 @@ class Synthesizer:
                                       f"{len(repeated.unique())} persons appear in more than one partition "
                                       f"(e.g. in {where[:3]}); each partition must hold complete persons",
                                       value=first.item() if hasattr(first, "item") else first)
-        exact = sum_exact_counts(counted)
-        accountant = PrivacyAccountant(self.epsilon, self.delta, self.privacy)
-        with_events = event_statistics[0] is not None
-        events_budget, parameters_budget = self._budget_split(accountant, with_events)
-        fitted = measure_parameters(exact, self.schema, structure, accountant, budget=parameters_budget,
-                                    allocation=self.allocation, postprocessing=self.postprocessing,
-                                    shrinkage=self.shrinkage)
-        self.events_ = None
-        if with_events:
-            self.events_ = measure_event_model(functools.reduce(operator.add, event_statistics), self.schema,
-                                               structure, accountant,
-                                               budget=events_budget if events_budget is not None else math.inf,
-                                               shrinkage=self.shrinkage)
-        self.structure_ = structure
-        self.cpts_ = fitted.cpts
-        self.accountant_ = accountant
-        self.ledger_ = accountant.ledger()
-        self.bounding_report_ = exact.bounding_report
-        if self.events_ is not None and self.events_.dropped_:
-            self.bounding_report_ = {**self.bounding_report_, "events": dict(self.events_.dropped_)}
-        self.fallback_rows_ = fitted.fallback_rows
-        self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
-        return self
+        events = functools.reduce(operator.add, event_statistics) if event_statistics[0] is not None else None
+        return self._measure(sum_exact_counts(counted), events, structure,
+                             PrivacyAccountant(self.epsilon, self.delta, self.privacy))
 
     # -- files and interop ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model as a JSON model file (the releasable artefact), atomically."""
         self._check_fitted()
-        events = {"events": self._events().to_dict()} if self._events() is not None else {}
+        events = {"events": self.events_.to_dict()} if self.events_ is not None else {}
         write_model_file(path, {
             **events,
             "bayesgen_version": _package_version(),
@@ -537,7 +520,7 @@ class Synthesizer:
             model.structure_ = structure
             model.cpts_ = cpts
             model.events_ = None
-            if structure.events is not None and schema.events is not None:
+            if model._has_events(structure):
                 if not isinstance(body.get("events"), dict):
                     raise ValueError("the structure declares events but the model file has no event hazards")
                 model.events_ = EventModel.from_dict(body["events"], schema, structure)
@@ -559,7 +542,7 @@ class Synthesizer:
         variables = self.schema.variables
         states = {n: [str(s) for s in variables[n].states()] for n in self.structure_.nodes}
         tables = {n: t.probabilities for n, t in self.cpts_.items()}
-        event_nodes = self.structure_.event_nodes(self.schema) if self._events() is not None else ()
+        event_nodes = self.structure_.event_nodes(self.schema) if self.events_ is not None else ()
         if event_nodes:
             from bayesgen.schema.encode import encode_tables
 

@@ -35,6 +35,22 @@ def _as_day_number(value) -> int:
     raise SchemaError(f"not a date: {value!r}")
 
 
+def days_to_dates(days: np.ndarray) -> np.ndarray:
+    """Day numbers (float, NaN for none; fractions floored) as ``datetime64[s]`` values, NaT for NaN.
+
+    Examples
+    --------
+    >>> days_to_dates(np.array([0.0, 1.5, np.nan])).astype(str).tolist()
+    ['1970-01-01T00:00:00', '1970-01-02T00:00:00', 'NaT']
+    """
+    days = np.asarray(days, dtype=np.float64)
+    missing = np.isnan(days)
+    out = (EPOCH + np.floor(np.where(missing, 0, days)).astype(np.int64).astype("timedelta64[D]")).astype(
+        "datetime64[s]")
+    out[missing] = np.datetime64("NaT")
+    return out
+
+
 def _day_to_iso(day: int) -> str:
     return str(EPOCH + np.timedelta64(int(day), "D"))
 
@@ -387,10 +403,7 @@ class Column:
             return pd.arrays.IntegerArray(np.where(is_missing, 0, whole).astype(np.int64), is_missing)
         if self.relative_to:
             whole = np.minimum(anchor_days + whole, self.maximum)
-        days = np.where(is_missing | np.isnan(whole), 0, whole).astype(np.int64)
-        out = (EPOCH + days.astype("timedelta64[D]")).astype("datetime64[s]")
-        out[is_missing | np.isnan(whole)] = np.datetime64("NaT")
-        return out
+        return days_to_dates(np.where(is_missing, np.nan, whole))
 
     @functools.cached_property
     def output_dtype(self):

@@ -180,7 +180,8 @@ def test_loading_and_sampling_need_no_data(model, saved, tmp_path, monkeypatch):
         raise AssertionError("touched the data path")
 
     monkeypatch.setattr(synthesizer_module, "encode_tables", no_data)
-    monkeypatch.setattr(synthesizer_module, "fit_parameters", no_data)
+    monkeypatch.setattr(synthesizer_module, "exact_family_counts", no_data)
+    monkeypatch.setattr(synthesizer_module, "exact_event_statistics", no_data)
     alone = tmp_path / "elsewhere" / "released.json"
     alone.parent.mkdir()
     alone.write_bytes(saved.read_bytes())
