@@ -35,15 +35,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import math
 import os
-import re
 import shlex
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from importlib.metadata import PackageNotFoundError, version
@@ -129,74 +124,19 @@ def subsample_patients(real, schema, max_rows: int, rng) -> dict[str, pd.DataFra
 
 
 # -- DataSynthesizer, in its own process group (it starts a multiprocessing pool) ------------------
-_NUMPY_REPR = re.compile(r"np\.(?:int|float)\d+\(([^()]*)\)")
-
-
-def datasynthesizer_worker(workdir: str, k: int, epsilon: float, n_rows: int, seed: int) -> None:
-    """Describe ``input.csv`` in correlated attribute mode, then generate ``n_rows`` rows.
-
-    Writes ``description.json``, ``synthetic.csv`` and ``timings.json`` into ``workdir``.
-    """
-    from DataSynthesizer.DataDescriber import DataDescriber
-    from DataSynthesizer.DataGenerator import DataGenerator
-
-    source = os.path.join(workdir, "input.csv")
-    attributes = list(pd.read_csv(source, nrows=0).columns)
-    started = time.perf_counter()
-    describer = DataDescriber()
-    describer.describe_dataset_in_correlated_attribute_mode(
-        source, k=k, epsilon=epsilon,
-        attribute_to_datatype={a: "String" for a in attributes},
-        attribute_to_is_categorical={a: True for a in attributes},
-        attribute_to_is_candidate_key={a: False for a in attributes}, seed=seed)
-    describe_seconds = time.perf_counter() - started
-    description = os.path.join(workdir, "description.json")
-    describer.save_dataset_description_to_file(description)
-    # DataSynthesizer 0.1.13 keys each conditional distribution by str() of a list of parent values,
-    # which numpy >= 2 prints as "[np.int64(3)]", and its generator eval()s those keys without numpy
-    # in scope. Rewrite the keys to the plain "[3]" that numpy 1 gave; the values are untouched.
-    with open(description, encoding="utf-8") as handle:
-        body = json.load(handle)
-    body["conditional_probabilities"] = {
-        child: {_NUMPY_REPR.sub(r"\1", key): dist for key, dist in table.items()} if isinstance(table, dict)
-        else table for child, table in body["conditional_probabilities"].items()}
-    with open(description, "w", encoding="utf-8") as handle:
-        json.dump(body, handle)
-    started = time.perf_counter()
-    generator = DataGenerator()
-    generator.generate_dataset_in_correlated_attribute_mode(n_rows, description, seed=seed)
-    generate_seconds = time.perf_counter() - started
-    generator.save_synthetic_data(os.path.join(workdir, "synthetic.csv"))
-    with open(os.path.join(workdir, "timings.json"), "w", encoding="utf-8") as handle:
-        json.dump({"describe_seconds": describe_seconds, "generate_seconds": generate_seconds,
-                   "network": body["bayesian_network"]}, handle)
-
-
 def run_datasynthesizer(flat: dict, k: int, epsilon: float, n_rows: int, seed: int, timeout: float):
-    """Run DataSynthesizer on ``flat`` (codes) in a child process; returns (result dict or None, message)."""
-    with tempfile.TemporaryDirectory(prefix="bench-ds-") as workdir:
-        pd.DataFrame({name: np.char.add("s", codes.astype(str)) for name, codes in flat.items()}).to_csv(
-            os.path.join(workdir, "input.csv"), index=False)
-        log_path = os.path.join(workdir, "log.txt")
-        command = [sys.executable, os.path.abspath(__file__), "--ds-worker", workdir, str(k), repr(epsilon),
-                   str(n_rows), str(seed)]
-        with open(log_path, "w", encoding="utf-8") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return None, f"did not finish within --ds-timeout {timeout:g} s (stopped)"
-            finally:
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait()
-        if process.returncode != 0:
-            with open(log_path, encoding="utf-8") as log:
-                tail = log.read().strip().splitlines()[-5:]
-            return None, "failed: " + " | ".join(tail)
-        with open(os.path.join(workdir, "timings.json"), encoding="utf-8") as handle:
-            result = json.load(handle)
-        synthetic = pd.read_csv(os.path.join(workdir, "synthetic.csv"), dtype=str)
+    """Run DataSynthesizer on ``flat`` (codes) in a child process; returns (result dict or None, message).
+
+    The child process is the benchmark suite's (``benchmarks/peers/datasynthesizer.py``).
+    """
+    from peers.datasynthesizer import run_frame
+
+    try:
+        synthetic, result = run_frame(flat, k, epsilon, n_rows, seed, timeout, log_lines=5)
+    except TimeoutError:
+        return None, f"did not finish within --ds-timeout {timeout:g} s (stopped)"
+    except RuntimeError as error:
+        return None, f"failed: {error}"
     codes = {}
     for name in flat:
         values = synthetic[name]
@@ -234,10 +174,6 @@ def package_version(name: str) -> str:
 # -- the benchmark ---------------------------------------------------------------------------------
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--ds-worker":
-        workdir, k, epsilon, n_rows, seed = argv[1:6]
-        datasynthesizer_worker(workdir, int(k), float(epsilon), int(n_rows), int(seed))
-        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=None, help="simulated patients (default 200,000; "
                         "--quick: 20,000)")

@@ -47,3 +47,17 @@ def make_toy_tables(n: int = 500, seed: int = 0) -> dict[str, pd.DataFrame]:
 @pytest.fixture()
 def toy_tables() -> dict[str, pd.DataFrame]:
     return make_toy_tables()
+
+
+@pytest.fixture(scope="session")
+def saved_simulacrum_model(tmp_path_factory) -> bg.Synthesizer:
+    """The shipped Simulacrum model fitted at epsilon = 1 on 2,000 simulated patients, saved once.
+
+    Its model file is at ``.model_path`` (the scale-out tests hand it to workers).
+    """
+    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
+    fitted = bg.Synthesizer(schema, structure, epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0))
+    fitted.model_path = tmp_path_factory.mktemp("model") / "model.json"
+    fitted.save(fitted.model_path)
+    return fitted

@@ -57,15 +57,18 @@ def worker(workdir: str, k: int, epsilon: float, n_rows: int, seed: int) -> None
     generator.save_synthetic_data(os.path.join(workdir, "synthetic.csv"))
     degree = max((len(parents) for _, parents in body["bayesian_network"]), default=0)
     with open(os.path.join(workdir, "timings.json"), "w", encoding="utf-8") as handle:
-        json.dump({"describe_seconds": describe_seconds, "generate_seconds": generate_seconds, "degree": degree},
-                  handle)
+        json.dump({"describe_seconds": describe_seconds, "generate_seconds": generate_seconds, "degree": degree,
+                   "network": body["bayesian_network"]}, handle)
 
 
-def run(codes: dict, cards: dict, epsilon: float, n_rows: int, seed: int, timeout: float, k: int = 0):
-    """Run DataSynthesizer on schema codes; returns (synthetic codes, timings with the degree).
+def run_frame(codes: dict, k: int, epsilon: float, n_rows: int, seed: int, timeout: float,
+              log_lines: int = 1) -> tuple[pd.DataFrame, dict]:
+    """Run the worker on schema codes in a child process; returns (synthetic values as text, timings).
 
-    Raises TimeoutError after ``timeout`` seconds (the child process group is killed) and
-    RuntimeError with the last line of its log if it fails.
+    The text is ``"s<code>"`` per cell, NaN where DataSynthesizer produced nothing; the timings hold
+    the seconds, the degree and the learned network. Raises TimeoutError after ``timeout`` seconds
+    (the child process group is killed) and RuntimeError with the last ``log_lines`` lines of its log
+    if it fails.
     """
     with tempfile.TemporaryDirectory(prefix="bench-ds-") as workdir:
         pd.DataFrame({name: np.char.add("s", np.asarray(values).astype(str)) for name, values in codes.items()}
@@ -85,11 +88,19 @@ def run(codes: dict, cards: dict, epsilon: float, n_rows: int, seed: int, timeou
                     process.wait()
         if process.returncode != 0:
             with open(log_path, encoding="utf-8") as log:
-                tail = [line for line in log.read().strip().splitlines() if line.strip()][-1:]
+                tail = [line for line in log.read().strip().splitlines() if line.strip()][-log_lines:]
             raise RuntimeError(" | ".join(tail) or f"exit status {process.returncode}")
         with open(os.path.join(workdir, "timings.json"), encoding="utf-8") as handle:
             timings = json.load(handle)
-        synthetic = pd.read_csv(os.path.join(workdir, "synthetic.csv"), dtype=str)
+        return pd.read_csv(os.path.join(workdir, "synthetic.csv"), dtype=str), timings
+
+
+def run(codes: dict, cards: dict, epsilon: float, n_rows: int, seed: int, timeout: float, k: int = 0):
+    """Run DataSynthesizer on schema codes; returns (synthetic codes, timings with the degree).
+
+    Errors as :func:`run_frame`.
+    """
+    synthetic, timings = run_frame(codes, k, epsilon, n_rows, seed, timeout)
     rng = np.random.default_rng(seed)
     out = {}
     for name in codes:

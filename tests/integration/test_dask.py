@@ -36,13 +36,8 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
-    fitted = bg.Synthesizer(schema, structure, epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0))
-    fitted.model_path = tmp_path_factory.mktemp("model") / "model.json"
-    fitted.save(fitted.model_path)
-    return fitted
+def model(saved_simulacrum_model):
+    return saved_simulacrum_model
 
 
 @pytest.fixture(scope="module")
