@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayesgen.errors import SchemaError
 from bayesgen.params.fit import aligned_codes
 from bayesgen.schema.columns import _missing_mask, _to_day_numbers
 
@@ -113,7 +112,9 @@ def observation_limit(schema, process, origin: np.ndarray, parent_row: np.ndarra
     limit = schema.events.cutoff_day - origin + 1
     if process.ends_with is not None:
         parent_origin, parent_end = ended[process.ends_with]
-        limit = np.minimum(limit, parent_origin[parent_row] + parent_end[parent_row] - origin)
+        if process.unit != schema.root_table:
+            parent_origin, parent_end = parent_origin[parent_row], parent_end[parent_row]
+        limit = np.minimum(limit, parent_origin + parent_end - origin)
     return limit
 
 
@@ -157,10 +158,25 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
     for index, event in enumerate(process.events):
         if event.kind == "terminal":
             continue
-        if event.kind == "recurrent":
-            raise SchemaError(f"event {event.name}: reading recurrent events from registry tables needs their "
-                              f"event table (not yet supported); fit them from ProcessData")
         if event.date is None:
+            continue
+        event_table = schema.events.event_table(schema, event.name)
+        if event_table is not None:  # one row per occurrence, under its unit's row
+            owner = encoded.parent_row[event_table.name]
+            days = table_days(frames[event_table.name], event_table.name, event.date)
+            offset_rows = days - origin[owner]
+            present = ~np.isnan(offset_rows)
+            time = offset_rows + 0.5
+            inside = present & (time >= entry[owner]) & (time <= end[owner])
+            # occurrences beyond the event's most are not counted (rows are in date order per unit)
+            rank = np.arange(len(owner)) - np.searchsorted(owner, owner)
+            inside &= rank < event.max_count
+            if (present & ~inside).any():
+                dropped[event.name] = int((present & ~inside).sum())
+            units.append(owner[inside])
+            types.append(np.full(int(inside.sum()), index))
+            times.append(time[inside])
+            last.append(np.zeros(int(inside.sum())))
             continue
         offset = table_days(unit_frame, process.unit, event.date) - origin
         present = ~np.isnan(offset)

@@ -100,8 +100,17 @@ def terminal_outputs(sampled: SampledEvents, process, status_column, cutoff_day:
     return codes, days_to_dates(days)
 
 
+def occurrence_rows(sampled: SampledEvents, event: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(occurrences per unit, day number of each occurrence)``, unit by unit in time order."""
+    width = sampled.event_type.shape[1]
+    hit = (sampled.event_type == event) & (np.arange(width)[None, :] < sampled.n_events[:, None])
+    counts = hit.sum(axis=1).astype(np.int64)
+    days = (sampled.origin_day[:, None] + np.floor(sampled.event_time))[hit]  # row-major: unit, then time
+    return counts, days
+
+
 def sample_registry_events(model: EventModel, schema, sampled, values: dict, keys: np.ndarray,
-                           person_offset: int, child_offsets: dict[str, int]) -> tuple[dict, dict]:
+                           person_offset: int, child_offsets: dict[str, int]) -> tuple[dict, dict, dict]:
     """Simulate every process of a chunk of synthetic persons; return the values they write.
 
     Parameters
@@ -116,14 +125,16 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
 
     Returns
     -------
-    (codes, dated) : dict, dict
-        Status codes by column name (aligned on the unit's rows) and dates by ``(table, column)``.
+    (codes, dated, rows) : dict, dict, dict
+        Status codes by column name (aligned on the unit's rows), dates by ``(table, column)``, and,
+        per table whose rows are an event's occurrences, ``(rows per unit, date column, day numbers)``.
     """
     root = schema.root_table
     declarations = schema.events
     codes_out: dict[str, np.ndarray] = {}
     dates_out: dict[tuple[str, str], np.ndarray] = {}
     ended: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    rows_out: dict[str, tuple[np.ndarray, str, np.ndarray]] = {}
 
     for process, key in zip(declarations.processes, keys, strict=True):
         layout = model.layouts[process.name]
@@ -145,6 +156,10 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
             codes_out[process.status] = status_codes
             dates_out[(process.unit, process.date)] = dates
         for e, event in enumerate(process.events):
-            if event.kind != "terminal" and event.date is not None:
+            event_table = declarations.event_table(schema, event.name)
+            if event_table is not None:
+                counts, days = occurrence_rows(result, e)
+                rows_out[event_table.name] = (counts, event.date, days)
+            elif event.kind != "terminal" and event.date is not None:
                 dates_out[(process.unit, event.date)] = event_dates(result, e)
-    return codes_out, dates_out
+    return codes_out, dates_out, rows_out

@@ -15,15 +15,15 @@ from bayesgen.backends import Executor, get_executor
 from bayesgen.errors import DataValidationError, NotFittedError, SchemaError
 from bayesgen.events.fit import exact_event_statistics, measure_event_model
 from bayesgen.events.model import EventModel
-from bayesgen.events.sample import sample_registry_events
 from bayesgen.files import resolve_resource
 from bayesgen.model.model_file import check_loaded, read_model_file, write_model_file
 from bayesgen.params.cpt import ConditionalTable
 from bayesgen.params.fit import exact_family_counts, measure_parameters, sum_exact_counts
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.rng import RandomState, stream_keys
-from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes, sample_outcomes
-from bayesgen.schema.decode import TableDecoder, day_numbers
+from bayesgen.model.registry_decoder import RegistryDecoder
+from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes
+from bayesgen.schema.decode import TableDecoder
 from bayesgen.schema.encode import encode_tables
 from bayesgen.schema.schema import Schema
 from bayesgen.structure.structure import Structure
@@ -242,111 +242,20 @@ class Synthesizer:
             event_keys = keys[self._plan.n_streams + len(self.schema.tables):]
             decoders = {name: TableDecoder(self.schema, table, key)
                         for (name, table), key in zip(self.schema.tables.items(), decode_keys, strict=True)}
+            decoder = RegistryDecoder(self.schema, self.structure_, self._plan, self.events_, decoders)
             child_offsets = {t.name: 0 for t in self.schema.child_tables}
             for start in range(0, int(n_patients), int(chunk_size)):
                 size = min(int(chunk_size), int(n_patients) - start)
                 sampled = sample_before_outcomes(self._plan, self.schema, size, phase_keys, start, child_offsets,
                                                  block=2048)
-                yield self._decode(sampled, decoders, phase_keys, start, child_offsets, event_keys)
+                positions = {}  # rows sampled per table, before the end of follow-up dropped any
+                frames = decoder.decode(sampled, phase_keys, start, child_offsets, event_keys,
+                                        on_sampled=positions.update)
+                yield frames
                 for name in child_offsets:
-                    child_offsets[name] += sampled.n_rows[name]
+                    child_offsets[name] += positions[name]
         finally:
             numba.set_num_threads(previous_threads)
-
-    def _decode(self, sampled, decoders, phase_keys, person_offset: int, child_offsets: dict,
-                event_keys=()) -> dict[str, pd.DataFrame]:
-        schema = self.schema
-        events = self.events_
-        event_columns = set(self.structure_.event_nodes(schema)) if events is not None else set()
-        root = schema.root
-        root_decoder = decoders[root.name]
-        values: dict[str, dict] = {name: {} for name in schema.tables}
-        n_root = sampled.n_rows[root.name]
-
-        def decode_table(table, decoder, offset, same_table_only):
-            for column in sorted(table.modelled_columns, key=lambda c: bool(c.relative_to)):
-                if column.name in values[table.name] or (column.name in event_columns
-                                                         and column.name not in sampled.codes):
-                    continue
-                if column.relative_to and column.relative_to not in table.column_names:
-                    if same_table_only:
-                        continue
-                    child = next(t for t in schema.child_tables if column.relative_to in t.column_names)
-                    first = sampled.index_row[child.name]
-                    anchor_days = day_numbers(values[child.name][column.relative_to])[np.maximum(first, 0)]
-                    anchor_days[first < 0] = np.nan
-                elif column.relative_to:
-                    anchor_days = day_numbers(values[table.name][column.relative_to])
-                else:
-                    anchor_days = None
-                values[table.name][column.name] = decoder.decode_column(
-                    column.name, sampled.codes[column.name], offset, anchor_days)
-
-        root_phase_nodes = set(self._plan.phases[0][1].nodes)
-        root_values_now = [c for c in root.modelled_columns if c.name in root_phase_nodes and not c.relative_to]
-        for column in root_values_now:  # persons' own values; outcomes come after their index rows
-            values[root.name][column.name] = root_decoder.decode_column(
-                column.name, sampled.codes[column.name], person_offset, None)
-        root_ids = np.arange(person_offset + 1, person_offset + n_root + 1, dtype=np.int64)
-        frames = {}
-        for table in schema.child_tables:
-            decode_table(table, decoders[table.name], child_offsets[table.name], same_table_only=True)
-            self._order_child_rows(table, sampled, values[table.name])
-        if events is not None:  # the time-to-event module writes its columns, timed from the index rows
-            status_codes, dates = sample_registry_events(events, schema, sampled, values, event_keys,
-                                                         person_offset, child_offsets)
-            sampled.codes.update(status_codes)
-            for (table_name, column_name), dated in dates.items():
-                values[table_name][column_name] = dated
-        for table in schema.child_tables:
-            rows = sampled.parent_row[table.name]
-            for column in table.columns:
-                rule = column.derived
-                if rule is not None and rule.source_table == root.name:
-                    source = root.column(rule.source_column)
-                    if source.is_modelled:
-                        parent_values = values[root.name][rule.source_column]
-                        values[table.name][f"{root.name}.{rule.source_column}"] = parent_values[rows]
-            parent_key = root.column(root.primary_key)
-            parent_ids = root_ids[rows] if not parent_key.id_format else \
-                pd.array([parent_key.id_format.format(int(i)) for i in root_ids[rows]], dtype="string")
-            frames[table.name] = decoders[table.name].assemble(values[table.name], sampled.n_rows[table.name],
-                                                               child_offsets[table.name], parent_ids)
-        sample_outcomes(self._plan, schema, sampled, phase_keys, person_offset, block=2048)
-        decode_table(root, root_decoder, person_offset, same_table_only=False)
-        frames[root.name] = root_decoder.assemble(values[root.name], n_root, person_offset)
-        return {name: frames[name] for name in schema.tables}
-
-    @staticmethod
-    def _order_child_rows(table, sampled, table_values: dict) -> None:
-        """Sort each person's child rows by ``order_by`` (then sampling position), in place.
-
-        The first row per person is then the index row, exactly as bounding defines it when fitting,
-        and keys are numbered in that order.
-        """
-        parent = sampled.parent_row[table.name]
-        keys = []
-        for name in reversed(table.order_by):
-            column = table.column(name)
-            value = table_values[name]
-            if column.type == "date":
-                days = day_numbers(value)
-                keys.append(np.where(np.isnan(days), np.inf, days))
-            elif isinstance(value, pd.Categorical):
-                codes = np.asarray(value.codes)
-                keys.append(np.where(codes < 0, np.iinfo(np.int32).max, codes))
-            else:
-                keys.append(np.asarray(pd.array(value).fillna(np.inf), dtype=np.float64))
-        if not keys:
-            return
-        order = np.lexsort([np.arange(len(parent)), *keys, parent])
-        if np.array_equal(order, np.arange(len(parent))):
-            return
-        for name, value in list(table_values.items()):
-            table_values[name] = value[order]
-        for column in table.modelled_columns:
-            if column.name in sampled.codes:  # columns the events module writes come later
-                sampled.codes[column.name] = sampled.codes[column.name][order]
 
     # -- scale-out: partitioned output and partitioned fitting (see docs/scale-out.md) ------------
     def sample_to(self, path: str | os.PathLike, n_patients: int, format: str = "parquet", rng: RandomState = None,

@@ -61,24 +61,44 @@ def families(schema, structure) -> list[Family]:
     return out
 
 
+def related_rows(source: str, target: str, encoded, schema) -> np.ndarray | None:
+    """For each row of table ``target``, the row of table ``source`` its values come from.
+
+    ``source`` is ``target`` itself (None is returned), one of its ancestors (through the foreign
+    keys), or a child table of the root when ``target`` is the root (each person's index row).
+    """
+    if source == target:
+        return None
+    if source in schema.ancestors(target):
+        rows = None
+        name = target
+        while name != source:
+            step = encoded.parent_row[name]
+            rows = step if rows is None else step[rows]
+            name = schema.tables[name].parent.table
+        return rows
+    return encoded.index_row[source]  # child-table parent of a root outcome: the index row
+
+
 def aligned_codes(name: str, rows_of: str, encoded, schema) -> np.ndarray:
     """The codes of ``name`` aligned on the rows of table ``rows_of``.
 
-    A root-table variable reaches a child table's rows through the foreign key; a child-table
+    A variable of an ancestor table reaches the rows through the foreign keys; a child-table
     variable reaches the root table's rows through each person's index row.
     """
-    table = schema.variables[name].table
     codes = encoded.codes[name]
-    if table == rows_of:
-        return codes
-    if table == schema.root_table:  # root parent of a child-table node: through the foreign key
-        return codes[encoded.parent_row[rows_of]]
-    return codes[encoded.index_row[table]]  # child-table parent of a root outcome: the index row
+    rows = related_rows(schema.variables[name].table, rows_of, encoded, schema)
+    return codes if rows is None else codes[rows]
 
 
 def family_data(family: Family, encoded, schema) -> list[np.ndarray]:
-    """The code columns (parents then node) aligned on the rows ``family`` counts."""
-    return [aligned_codes(name, family.rows_of, encoded, schema) for name in (*family.parents, family.node)]
+    """The code columns (parents then node) aligned on the rows ``family`` counts.
+
+    Of a table with ``fit_rows_per_person``, only each person's first rows are counted.
+    """
+    columns = [aligned_codes(name, family.rows_of, encoded, schema) for name in (*family.parents, family.node)]
+    mask = getattr(encoded, "fit_mask", {}).get(family.rows_of)
+    return columns if mask is None else [column[mask] for column in columns]
 
 
 @dataclass
@@ -285,7 +305,8 @@ def measure_parameters(exact: ExactCounts, schema, structure, accountant: Privac
     if missing:
         raise ValueError(f"no exact counts for {missing[:5]} ({len(missing)} families)")
     for family in all_families:
-        family.sensitivity = exact.rows_per_person[family.rows_of]
+        # rows per person after bounding, or fewer where the table declares fit_rows_per_person
+        family.sensitivity = min(exact.rows_per_person[family.rows_of], schema.fit_rows_per_person(family.rows_of))
     if accountant.is_private:
         total = accountant.remaining if budget is None else budget
         shares = allocate_budget(total, [f.n_cells for f in all_families], [f.sensitivity for f in all_families],

@@ -1,11 +1,13 @@
-"""Multi-table sampling of codes: persons, then each person's child rows, then person-level outcomes."""
+"""Multi-table sampling of codes: persons, their rows down the table tree, then person-level outcomes,
+then the tables whose rows the time-to-event module creates (and the tables below them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from bayesgen.params.fit import aligned_codes
 from bayesgen.sampling.ancestral import CompiledPhase, compile_phase, run_phase
 
 
@@ -26,43 +28,63 @@ class RegistryPlan:
 
 @dataclass
 class SampledCodes:
-    """Codes of one chunk: per variable, aligned on its table's rows (outcomes on root rows)."""
+    """Codes of one chunk: per variable, aligned on its table's rows (outcomes on root rows).
+
+    ``parent_row[t]`` gives each row of table ``t`` its parent table's row, ``index_row[t]`` each
+    parent row its first row of ``t`` (-1: none) and ``person_row[t]`` each row its person.
+    """
 
     codes: dict[str, np.ndarray]
     n_rows: dict[str, int]
     parent_row: dict[str, np.ndarray]
     index_row: dict[str, np.ndarray]
+    person_row: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _rows_per_parent(table, sampled: SampledCodes, event_counts: dict | None) -> np.ndarray:
+    n_parent = sampled.n_rows[table.parent.table]
+    if table.count_variable:
+        return sampled.codes[table.count_variable].astype(np.int64) + table.min_rows_per_parent
+    if table.rows_from_event:
+        return np.asarray(event_counts[table.name], dtype=np.int64)
+    return np.full(n_parent, table.max_rows_per_parent, dtype=np.int64)
+
+
+def _sample_table(name: str, phase: CompiledPhase, key, schema, sampled: SampledCodes, offsets: dict[str, int],
+                  block: int, event_counts: dict | None = None) -> None:
+    """Lay out the rows of child table ``name`` under its parent rows and sample its phase (in place)."""
+    table = schema.tables[name]
+    counts = _rows_per_parent(table, sampled, event_counts)
+    rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    sampled.parent_row[name] = rows
+    sampled.index_row[name] = np.where(counts > 0, starts, -1)
+    sampled.person_row[name] = sampled.person_row[table.parent.table][rows]
+    sampled.n_rows[name] = len(rows)
+    external = [aligned_codes(node, name, sampled, schema) for node in phase.external_nodes]
+    out = run_phase(phase, len(rows), key, offsets.get(name, 0), np.vstack(external) if external else None,
+                    block=block)
+    sampled.codes.update(zip(phase.nodes, out, strict=True))
 
 
 def sample_before_outcomes(plan: RegistryPlan, schema, n_persons: int, keys: np.ndarray, person_offset: int,
                            child_offsets: dict[str, int], block: int) -> SampledCodes:
-    """Sample one chunk of persons and their child rows (every phase but the outcomes).
+    """Sample one chunk of persons and the rows of every table that does not wait for the events.
 
     Row positions, and so the random streams, are global: ``child_offsets`` gives, per child table,
-    how many child rows all earlier chunks produced. Each person's child rows are contiguous.
+    how many rows all earlier chunks produced. Each parent's child rows are contiguous.
     """
-    codes: dict[str, np.ndarray] = {}
-    n_rows = {schema.root_table: n_persons}
-    parent_row: dict[str, np.ndarray] = {}
-    index_row: dict[str, np.ndarray] = {}
+    sampled = SampledCodes({}, {schema.root_table: n_persons}, {}, {},
+                           {schema.root_table: np.arange(n_persons, dtype=np.int64)})
     for (name, phase), key in zip(plan.phases, keys, strict=True):
-        if name == "outcome":
+        if name == "outcome" or (name != "root" and schema.event_driven(name)):
             continue
         if name == "root":
             out = run_phase(phase, n_persons, key, person_offset, block=block)
+            sampled.codes.update(zip(phase.nodes, out, strict=True))
         else:
-            table = schema.tables[name]
-            counts = codes[table.count_variable].astype(np.int64) + table.min_rows_per_parent
-            rows = np.repeat(np.arange(n_persons, dtype=np.int64), counts)
-            starts = np.cumsum(counts) - counts
-            parent_row[name] = rows
-            index_row[name] = np.where(counts > 0, starts, -1)
-            n_rows[name] = len(rows)
-            external = [codes[node][rows] for node in phase.external_nodes]
-            out = run_phase(phase, len(rows), key, child_offsets.get(name, 0),
-                            np.vstack(external) if external else None, block=block)
-        codes.update(zip(phase.nodes, out, strict=True))
-    return SampledCodes(codes, n_rows, parent_row, index_row)
+            _sample_table(name, phase, key, schema, sampled, child_offsets, block)
+    return sampled
 
 
 def sample_outcomes(plan: RegistryPlan, schema, sampled: SampledCodes, keys: np.ndarray, person_offset: int,
@@ -84,3 +106,13 @@ def sample_outcomes(plan: RegistryPlan, schema, sampled: SampledCodes, keys: np.
         out = run_phase(phase, n_persons, key, person_offset, np.vstack(external) if external else None,
                         block=block)
         sampled.codes.update(zip(phase.nodes, out, strict=True))
+
+
+def sample_after_events(plan: RegistryPlan, schema, sampled: SampledCodes, keys: np.ndarray,
+                        child_offsets: dict[str, int], event_counts: dict[str, np.ndarray], block: int) -> None:
+    """Sample the tables whose rows are event occurrences (``event_counts``: rows per parent row), and
+    the tables below them, in place."""
+    for (name, phase), key in zip(plan.phases, keys, strict=True):
+        if name in ("root", "outcome") or not schema.event_driven(name):
+            continue
+        _sample_table(name, phase, key, schema, sampled, child_offsets, block, event_counts)

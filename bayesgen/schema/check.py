@@ -89,7 +89,7 @@ def check_tables(tables: dict, schema, structure=None) -> list[Violation]:
                 if before.any():
                     violations.append(Violation(table.name, column.name, f"before {column.relative_to}",
                                                 int(before.sum())))
-    outcome = set(structure.phases(schema)[-1][1]) if structure is not None else set()
+    outcome = set(dict(structure.phases(schema))["outcome"]) if structure is not None else set()
     variables = schema.variables
     for child in schema.child_tables:
         for column in root.modelled_columns:

@@ -57,19 +57,29 @@ def _day_to_iso(day: int) -> str:
 
 @dataclass(frozen=True)
 class DerivedRule:
-    """How a derived column is computed: ``kind`` is ``copy`` or ``prefix``.
+    """How a derived column is computed when decoding.
 
-    ``source_table`` is None for a column of the same row, or the parent table for a copy through
-    the foreign key.
+    ``kind`` is one of:
+
+    - ``copy``: the value of ``source_column`` of the same row (``source_table`` None) or of the
+      row's ancestor in ``source_table`` (through the foreign keys);
+    - ``prefix``: the first ``length`` characters of a categorical column of the same row;
+    - ``map``: a fixed public lookup (``values``) from a categorical column of the same row;
+    - ``row_number``: the row's 1-based position among its parent's rows, in ``order_by`` order;
+    - ``last_child``: the value of ``source_column`` on the last row (in order) of the child table
+      ``source_table`` of this row's parent (a regimen's final treatment date is its last cycle's).
     """
 
     kind: str
-    source_column: str
+    source_column: str | None = None
     source_table: str | None = None
     length: int | None = None
+    values: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict, where: str) -> DerivedRule:
+        if not isinstance(data, dict):
+            raise SchemaError(f"{where}: derived must be a mapping")
         if "copy" in data:
             source = str(data["copy"])
             table, _, column = source.rpartition(".")
@@ -79,12 +89,34 @@ class DerivedRule:
             if not isinstance(length, int) or length < 1:
                 raise SchemaError(f"{where}: derived prefix needs a positive integer 'length'")
             return cls("prefix", str(data["prefix"]), None, length)
-        raise SchemaError(f"{where}: derived rule must be 'copy' or 'prefix', got {sorted(data)}")
+        if "map" in data:
+            values = data.get("values")
+            if not isinstance(values, dict) or not values:
+                raise SchemaError(f"{where}: derived map needs a non-empty 'values' mapping")
+            return cls("map", str(data["map"]), None,
+                       values=tuple((_category_string(k), _category_string(v)) for k, v in values.items()))
+        if "row_number" in data:
+            if data["row_number"] is not True:
+                raise SchemaError(f"{where}: write 'row_number: true'")
+            return cls("row_number")
+        if "last_child" in data:
+            table, _, column = str(data["last_child"]).rpartition(".")
+            if not table:
+                raise SchemaError(f"{where}: last_child needs TABLE.COLUMN")
+            return cls("last_child", column, table)
+        raise SchemaError(f"{where}: derived rule must be one of copy, prefix, map, row_number, last_child; "
+                          f"got {sorted(data)}")
 
     def to_dict(self) -> dict:
         if self.kind == "copy":
             source = f"{self.source_table}.{self.source_column}" if self.source_table else self.source_column
             return {"copy": source}
+        if self.kind == "map":
+            return {"map": self.source_column, "values": dict(self.values)}
+        if self.kind == "row_number":
+            return {"row_number": True}
+        if self.kind == "last_child":
+            return {"last_child": f"{self.source_table}.{self.source_column}"}
         return {"prefix": self.source_column, "length": self.length}
 
 
@@ -110,6 +142,7 @@ class Column:
     maximum: float | None = None
     bins: tuple[float, ...] = ()
     relative_to: str | None = None
+    chained: bool = False
     derived: DerivedRule | None = None
     id_format: str | None = None
     labels: dict = field(default_factory=dict, compare=False, hash=False)
@@ -136,7 +169,7 @@ class Column:
         if kind not in COLUMN_TYPES:
             raise SchemaError(f"{where}: type must be one of {COLUMN_TYPES}, got {kind!r}")
         known = {"name", "type", "categories", "labels", "missing", "min", "max", "bins",
-                 "relative_to", "derived", "format", "description"}
+                 "relative_to", "chained", "derived", "format", "description"}
         unknown = set(data) - known
         if unknown:
             raise SchemaError(f"{where}: unknown keys {sorted(unknown)}")
@@ -181,14 +214,20 @@ class Column:
                         f"{where}: bins must start at min and end at "
                         f"{'max + 1' if kind in ('integer', 'date') else 'max'}"
                         f" (got {raw_bins[0]!r} .. {raw_bins[-1]!r})")
-                if relative_to and bins[0] != 0:
-                    raise SchemaError(f"{where}: bins of a relative date are day offsets starting at 0")
+                if relative_to and bins[0] > 0:
+                    raise SchemaError(f"{where}: bins of a relative date are day offsets starting at 0 "
+                                      f"or below (negative: days before the anchor)")
                 if kind in ("integer", "date") and any(b != int(b) for b in bins):
                     raise SchemaError(f"{where}: bins of an {kind} column must be whole numbers")
         if relative_to and kind != "date":
             raise SchemaError(f"{where}: only a date column can be relative_to another")
+        chained = data.get("chained", False)
+        if not isinstance(chained, bool) or (chained and not relative_to):
+            raise SchemaError(f"{where}: 'chained: true' needs relative_to (the first row's anchor)")
+        if chained and bins and bins[0] < 0:
+            raise SchemaError(f"{where}: a chained date follows the previous row: its offsets start at 0")
         column = cls(name=name, type=kind, categories=categories, missing=missing,
-                     minimum=minimum, maximum=maximum, bins=bins, relative_to=relative_to,
+                     minimum=minimum, maximum=maximum, bins=bins, relative_to=relative_to, chained=chained,
                      derived=derived, id_format=data.get("format"),
                      labels=dict(data.get("labels") or {}), description=data.get("description"))
         if column.is_modelled and column.n_states > MAX_STATES:
@@ -215,6 +254,8 @@ class Column:
                     out["bins"] = [_plain_number(b) for b in self.bins]
         if self.relative_to:
             out["relative_to"] = self.relative_to
+        if self.chained:
+            out["chained"] = True
         if self.missing:
             out["missing"] = True
         if self.derived:
@@ -303,16 +344,19 @@ class Column:
             edges = np.asarray(self.bins)
             found = np.searchsorted(edges, numbers, side="right") - 1
             if self.relative_to:
-                outside = (numbers < 0) | (numbers >= edges[-1])
+                outside = (numbers < edges[0]) | (numbers >= edges[-1])
                 if outside.any():
                     at = np.flatnonzero(outside)[0]
                     offset = int(numbers[at])
                     given = values[present].iloc[at]
                     given = given.date().isoformat() if hasattr(given, "date") else _short(str(given))
-                    where = "before" if offset < 0 else "too long after"
+                    where = ("before" if edges[0] == 0 else "too long before") if offset < edges[0] \
+                        else "too long after"
+                    anchor = f"the previous row's {self.name} (or {self.relative_to})" if self.chained \
+                        else self.relative_to
                     raise DataValidationError(
                         table, self.name,
-                        f"date {where} its anchor {self.relative_to} (allowed: 0 to "
+                        f"date {where} its anchor {anchor} (allowed: {int(edges[0])} to "
                         f"{int(edges[-1]) - 1} days after it)", value=f"{given} ({offset} days)",
                         n_rows=int(outside.sum()))
             codes[present] = np.clip(found, 0, self.n_values - 1)
@@ -402,7 +446,7 @@ class Column:
         if self.type == "integer":
             return pd.arrays.IntegerArray(np.where(is_missing, 0, whole).astype(np.int64), is_missing)
         if self.relative_to:
-            whole = np.minimum(anchor_days + whole, self.maximum)
+            whole = np.clip(anchor_days + whole, self.minimum, self.maximum)
         return days_to_dates(np.where(is_missing, np.nan, whole))
 
     @functools.cached_property

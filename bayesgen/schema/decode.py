@@ -91,12 +91,26 @@ class TableDecoder:
             elif column.derived is None:
                 out[column.name] = values[column.name]
         for column in self.table.columns:
-            if column.derived is not None:
+            if column.derived is not None and column.name in values:  # computed by the caller
+                out[column.name] = values[column.name]
+            elif column.derived is not None:
                 rule = column.derived
                 source = values[f"{rule.source_table}.{rule.source_column}"] if rule.source_table \
                     else out[rule.source_column]
                 out[column.name] = _derive(column, source)
         return pd.DataFrame({name: out[name] for name in self.table.column_names})
+
+
+def decode_offsets(column: Column, codes: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Whole-day offsets of a relative date column, drawn within their bins (NaN where missing)."""
+    codes = np.asarray(codes)
+    is_missing = codes == column.missing_code if column.missing else np.zeros(len(codes), dtype=bool)
+    edges = np.asarray(column.bins)
+    bin_index = np.where(is_missing, 0, codes).astype(np.intp)
+    lo, hi = edges[bin_index], edges[bin_index + 1]
+    out = lo + np.floor(uniforms * (hi - lo))
+    out[is_missing] = np.nan
+    return out
 
 
 def day_numbers(values) -> np.ndarray:

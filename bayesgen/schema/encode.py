@@ -35,9 +35,14 @@ class EncodedData:
     n_rows : dict of str to int
         Kept rows per table.
     parent_row : dict of str to ndarray
-        Per child table, the root row of each kept child row.
+        Per child table, the parent-table row of each kept row.
     index_row : dict of str to ndarray
-        Per child table, each root row's first kept child row (its index row).
+        Per child table, each parent row's first kept child row (its index row; -1 if none).
+    person_row : dict of str to ndarray
+        Per table, the root row (person) of each kept row.
+    fit_mask : dict of str to ndarray
+        Per table with a ``fit_rows_per_person`` below its row bound: which kept rows enter the
+        counts of its conditional tables (a person's first rows). Other tables: all rows.
     rows_per_person : dict of str to int
         The most rows one person contributes to each table after bounding.
     bounding_report : dict of str to int
@@ -54,6 +59,8 @@ class EncodedData:
     rows_per_person: dict[str, int] = field(default_factory=dict)
     bounding_report: dict[str, int] = field(default_factory=dict)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    person_row: dict[str, np.ndarray] = field(default_factory=dict)
+    fit_mask: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def check_table_set(tables, schema: Schema) -> dict[str, pd.DataFrame]:
@@ -156,7 +163,7 @@ def _first_rows(group: np.ndarray, order_keys: list[np.ndarray], limit: int):
 
 def _order_values(frame: pd.DataFrame, table: Table) -> list[np.ndarray]:
     keys = []
-    for name in (*table.order_by, table.primary_key):
+    for name in (*table.order_by, *([table.primary_key] if table.primary_key else [])):
         column = table.column(name)
         values = frame[name]
         if column.type == "date":
@@ -209,39 +216,50 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
                                    root.privacy_unit.max_rows)
     report[root.name] = int((~keep_root).sum())
     root_kept = root_frame.loc[keep_root].reset_index(drop=True) if not keep_root.all() else root_frame
-    root_keys = pd.Index(root_kept[root.primary_key])
     codes: dict[str, np.ndarray] = {}
     n_rows = {root.name: len(root_kept)}
     parent_row: dict[str, np.ndarray] = {}
     index_row: dict[str, np.ndarray] = {}
-    child_kept: dict[str, pd.DataFrame] = {}
+    person_row: dict[str, np.ndarray] = {root.name: np.arange(len(root_kept), dtype=np.int64)}
+    fit_mask: dict[str, np.ndarray] = {}
+    kept_frames: dict[str, pd.DataFrame] = {root.name: root_kept}
     for table in schema.child_tables:
+        parent = schema.tables[table.parent.table]
         frame = frames[table.name]
-        _check_primary_key(frame, table)
+        if table.primary_key is not None:
+            _check_primary_key(frame, table)
         foreign = frame[table.parent.key]
         check_key_values(foreign, table.name, table.parent.key)
         null = foreign.isna().to_numpy()
         if null.any():
             raise DataValidationError(table.name, table.parent.key, "missing foreign key", n_rows=int(null.sum()))
-        all_root_keys = pd.Index(root_frame[root.primary_key])
-        position = all_root_keys.get_indexer(foreign)
+        referenced = schema.parent_key_column(table)
+        parent_frame = frames[parent.name]
+        all_parent_keys = pd.Index(parent_frame[referenced])
+        if referenced != parent.primary_key and not all_parent_keys.is_unique:
+            duplicated = parent_frame[referenced].duplicated(keep=False).to_numpy()
+            raise DataValidationError(parent.name, referenced, f"duplicated key (referred to by {table.name})",
+                                      value=_plain(parent_frame[referenced][duplicated].iloc[0]),
+                                      n_rows=int(duplicated.sum()))
+        position = all_parent_keys.get_indexer(foreign)
         orphan = position < 0
         if orphan.any():
             raise DataValidationError(table.name, table.parent.key,
-                                      f"refers to a {root.name}.{root.primary_key} that does not exist",
+                                      f"refers to a {parent.name}.{referenced} that does not exist",
                                       value=_plain(foreign[orphan].iloc[0]), n_rows=int(orphan.sum()))
-        # rows of persons dropped by root bounding go too
-        position_kept = root_keys.get_indexer(foreign)
-        in_kept_root = position_kept >= 0
-        per_parent = np.bincount(position, minlength=len(root_frame))
+        # rows under parents dropped by bounding go too
+        parent_kept = kept_frames[parent.name]
+        position_kept = pd.Index(parent_kept[referenced]).get_indexer(foreign)
+        in_kept_parent = position_kept >= 0
+        per_parent = np.bincount(position, minlength=len(parent_frame))
         too_few = per_parent < table.min_rows_per_parent
         if too_few.any():
-            first = root_frame[root.primary_key].to_numpy()[np.flatnonzero(too_few)[0]]
-            raise DataValidationError(root.name, root.primary_key,
+            first = parent_frame[referenced].to_numpy()[np.flatnonzero(too_few)[0]]
+            raise DataValidationError(parent.name, referenced,
                                       f"has fewer than {table.min_rows_per_parent} rows in {table.name}",
                                       value=_plain(first), n_rows=int(too_few.sum()))
         keep, _ = _first_rows(position_kept, _order_values(frame, table), table.max_rows_per_parent)
-        keep &= in_kept_root
+        keep &= in_kept_parent
         report[table.name] = int((~keep).sum())
         if report[table.name]:
             _validate_columns(frame, table)  # dropped rows must be valid too
@@ -250,40 +268,86 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
         order = np.lexsort([*reversed(_order_values(kept, table)), kept_parent])
         kept = kept.iloc[order].reset_index(drop=True)
         kept_parent = kept_parent[order]
-        child_kept[table.name] = kept
+        kept_frames[table.name] = kept
         parent_row[table.name] = kept_parent
         n_rows[table.name] = len(kept)
-        counts = np.bincount(kept_parent, minlength=len(root_kept))
-        codes[table.count_variable] = (counts - table.min_rows_per_parent).astype(np.int16)
-        first = np.full(len(root_kept), -1, dtype=np.int64)
+        n_parent = len(parent_kept)
+        counts = np.bincount(kept_parent, minlength=n_parent)
+        if table.count_variable:
+            codes[table.count_variable] = (counts - table.min_rows_per_parent).astype(np.int16)
+        first = np.full(n_parent, -1, dtype=np.int64)
         starts = np.r_[0, np.flatnonzero(np.diff(kept_parent)) + 1] if len(kept) else np.array([], dtype=np.int64)
         first[kept_parent[starts]] = starts
         index_row[table.name] = first
-        rows_per_person[table.name] = table.max_rows_per_parent * root.rows_per_person
+        person = person_row[parent.name][kept_parent]
+        person_row[table.name] = person
+        rows_per_person[table.name] = schema.rows_bound_per_person(table.name)
+        limit = schema.fit_rows_per_person(table.name)
+        if limit < rows_per_person[table.name]:
+            # rows are ordered by person, then along the tree: the person's first rows come first
+            person_start = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], np.int64)
+            run_start = np.repeat(person_start, np.diff(np.r_[person_start, len(person)]))
+            fit_mask[table.name] = (np.arange(len(person)) - run_start) < limit
     if report[root.name]:
         _validate_columns(root_frame, root)
+    links = _RowLinks(schema, parent_row, index_row)
     for table in schema.child_tables:
-        _encode_columns(child_kept[table.name], table, codes, anchors_from=None)
-    _encode_columns(root_kept, root, codes,
-                    anchors_from={t.name: (child_kept[t.name], index_row[t.name]) for t in schema.child_tables})
+        _encode_columns(kept_frames[table.name], table, codes, kept_frames, links)
+    _encode_columns(root_kept, root, codes, kept_frames, links)
     return EncodedData(codes=codes, n_rows=n_rows, parent_row=parent_row, index_row=index_row,
-                       rows_per_person=rows_per_person, bounding_report=report,
-                       frames={root.name: root_kept, **child_kept})
+                       rows_per_person=rows_per_person, bounding_report=report, frames=kept_frames,
+                       person_row=person_row, fit_mask=fit_mask)
 
 
-def _anchor_days(frame: pd.DataFrame, table: Table, column, anchors_from) -> np.ndarray | None:
+class _RowLinks:
+    """Maps the rows of one table to the related rows of another (ancestor, or the root's index row)."""
+
+    def __init__(self, schema: Schema, parent_row: dict, index_row: dict):
+        self.schema = schema
+        self.parent_row = parent_row
+        self.index_row = index_row
+
+    def rows(self, source: str, target: str) -> np.ndarray | None:
+        """For each row of ``target``, its related row of ``source`` (-1: none); None when the same."""
+        if source == target:
+            return None
+        if source in self.schema.ancestors(target):
+            rows = None
+            name = target
+            while name != source:
+                step = self.parent_row[name]
+                rows = step if rows is None else step[rows]
+                name = self.schema.tables[name].parent.table
+            return rows
+        return self.index_row[source]  # a root column anchored on its child table's index row
+
+
+def previous_sibling_days(days: np.ndarray, parent: np.ndarray, first_anchor: np.ndarray) -> np.ndarray:
+    """For rows grouped by ``parent`` (in order): the previous row's day, or ``first_anchor`` for a first row."""
+    out = np.empty(len(days))
+    if not len(days):
+        return out
+    out[1:] = days[:-1]
+    is_first = np.r_[True, parent[1:] != parent[:-1]]
+    out[is_first] = first_anchor[is_first]
+    return out
+
+
+def _anchor_days(frame: pd.DataFrame, table: Table, column, frames: dict, links: _RowLinks) -> np.ndarray | None:
     if not column.relative_to:
         return None
-    if column.relative_to in table.column_names:
-        return _day_numbers(frame[column.relative_to])
-    for child_frame, first in (anchors_from or {}).values():
-        if column.relative_to in child_frame.columns:
-            days = _day_numbers(child_frame[column.relative_to])
-            out = np.full(len(first), np.nan)
-            has = first >= 0
-            out[has] = days[first[has]]
-            return out
-    return np.full(len(frame), np.nan)
+    anchor_table, anchor_column = links.schema.anchor_of(table, column)
+    days = _day_numbers(frames[anchor_table][anchor_column])
+    rows = links.rows(anchor_table, table.name)
+    if rows is not None:
+        out = np.full(len(rows), np.nan)
+        has = rows >= 0
+        out[has] = days[rows[has]]
+        days = out
+    if column.chained:
+        own = _day_numbers(frame[column.name])
+        days = previous_sibling_days(own, links.parent_row[table.name], days)
+    return days
 
 
 def _validate_columns(frame: pd.DataFrame, table: Table) -> None:
@@ -304,12 +368,12 @@ def _validate_columns(frame: pd.DataFrame, table: Table) -> None:
                 column.encode(frame[column.name], table.name)
 
 
-def _encode_columns(frame: pd.DataFrame, table: Table, codes: dict, anchors_from) -> None:
+def _encode_columns(frame: pd.DataFrame, table: Table, codes: dict, frames: dict, links: _RowLinks) -> None:
     for column in table.columns:
         if column.derived is not None and column.type in ("categorical", "ordinal"):
             replace(column, derived=None).encode(frame[column.name], table.name)  # code set only
     for column in table.modelled_columns:
-        anchor = _anchor_days(frame, table, column, anchors_from)
+        anchor = _anchor_days(frame, table, column, frames, links)
         codes[column.name] = column.encode(frame[column.name], table.name, anchor_days=anchor)
 
 

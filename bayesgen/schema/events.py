@@ -226,6 +226,10 @@ class EventDeclarations:
     def event_types(self) -> dict[str, tuple[EventProcess, EventType]]:
         return {e.name: (p, e) for p in self.processes for e in p.events}
 
+    def event_table(self, schema, event: str):
+        """The table whose rows are the occurrences of ``event`` (``rows_from_event``), or None."""
+        return next((t for t in schema.tables.values() if t.rows_from_event == event), None)
+
     @property
     def written_columns(self) -> dict[str, str]:
         """Column name -> the process that writes it (status, date and event date columns)."""
@@ -264,10 +268,12 @@ class EventDeclarations:
             if process.entry == "latest" and process.unit != schema.root_table:
                 raise SchemaError(f"{label}: entry 'latest' applies to a root-table unit only")
             if process.ends_with is not None:
-                if process.ends_with not in by_name or by_name[process.ends_with].unit != schema.root_table:
-                    raise SchemaError(f"{label}: ends_with must name a process over {schema.root_table}")
-                if process.unit == schema.root_table:
-                    raise SchemaError(f"{label}: only a child-table process can end with another")
+                if process.ends_with not in by_name or by_name[process.ends_with].unit != schema.root_table \
+                        or process.ends_with == process.name:
+                    raise SchemaError(f"{label}: ends_with must name another process over {schema.root_table}")
+                earlier = [p.name for p in self.processes[: self.processes.index(process)]]
+                if process.ends_with not in earlier:
+                    raise SchemaError(f"{label}: ends_with {process.ends_with} must be declared before it")
             if process.terminal:
                 for key in ("status", "censored_status", "date"):
                     if getattr(process, key) is None:
@@ -279,7 +285,22 @@ class EventDeclarations:
                 for value in (process.censored_status, *(e.status for e in process.terminal)):
                     if value not in status.categories:
                         raise SchemaError(f"{label}: {value!r} is not a category of {process.status}")
-            for column_name in (process.date, *(e.date for e in process.events)):
+            row_tables = {t.rows_from_event: t for t in schema.tables.values() if t.rows_from_event}
+            for event in process.events:
+                table = row_tables.get(event.name)
+                if table is None:  # a recurrent event without one writes its first occurrence's date
+                    continue
+                if event.kind == "terminal" or table.parent.table != process.unit:
+                    raise SchemaError(f"{label}: table {table.name} (rows_from_event {event.name}) must be a child "
+                                      f"of {process.unit} and the event not terminal")
+                if event.date is None or event.date not in table.column_names \
+                        or table.column(event.date).type != "date":
+                    raise SchemaError(f"{label}: event {event.name} must write its date to a date column of "
+                                      f"{table.name}")
+                if event.max_count > table.max_rows_per_parent:
+                    raise SchemaError(f"{label}: event {event.name} can happen {event.max_count} times but "
+                                      f"{table.name} keeps max_rows_per_parent={table.max_rows_per_parent}")
+            for column_name in (process.date, *(e.date for e in process.events if e.name not in row_tables)):
                 if column_name is None:
                     continue
                 if column_name not in unit.column_names:
@@ -288,6 +309,7 @@ class EventDeclarations:
                 if column.type != "date":
                     raise SchemaError(f"{label}: {column_name} must be a date column")
             for event in process.events:
-                if event.kind != "terminal" and event.date is not None and not unit.column(event.date).missing:
+                if event.kind != "terminal" and event.date is not None and event.name not in row_tables \
+                        and not unit.column(event.date).missing:
                     raise SchemaError(f"{label}: {event.date} must allow missing values (the event may "
                                       f"not happen)")

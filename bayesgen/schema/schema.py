@@ -128,19 +128,73 @@ class Schema:
 
     @property
     def child_tables(self) -> list[Table]:
-        """Tables whose parent is the root table, in declaration order."""
-        return [t for t in self.tables.values() if t.parent is not None]
+        """Every table but the root, parents before children (declaration order among siblings)."""
+        order: list[Table] = []
+        placed = {self.root_table}
+        pending = [t for t in self.tables.values() if t.parent is not None]
+        while pending:
+            ready = [t for t in pending if t.parent.table in placed]
+            if not ready:  # a cycle or an unknown parent: reported by _validate
+                order.extend(pending)
+                break
+            for table in ready:
+                order.append(table)
+                placed.add(table.name)
+            pending = [t for t in pending if t.name not in placed]
+        return order
+
+    def ancestors(self, name: str) -> list[str]:
+        """The tables above ``name``, its parent first, the root last.
+
+        Examples
+        --------
+        >>> Schema.load("schemas/simulacrum_v2.yaml").ancestors("SIM_AV_TUMOUR")
+        ['SIM_AV_PATIENT']
+        """
+        out: list[str] = []
+        table = self.tables[name]
+        while table.parent is not None and len(out) <= len(self.tables):
+            out.append(table.parent.table)
+            table = self.tables[table.parent.table]
+        return out
+
+    def parent_key_column(self, table: Table) -> str:
+        """The parent's column that ``table``'s foreign key refers to."""
+        return table.parent.references or self.tables[table.parent.table].primary_key
+
+    def rows_bound_per_person(self, name: str) -> int:
+        """The most rows of table ``name`` one person has after bounding: the product of the bounds
+        from the root down (the root's ``privacy_unit.max_rows`` included)."""
+        bound = 1
+        table = self.tables[name]
+        while table.parent is not None:
+            bound *= table.max_rows_per_parent
+            table = self.tables[table.parent.table]
+        return bound * table.rows_per_person
+
+    def fit_rows_per_person(self, name: str) -> int:
+        """The most rows of ``name`` one person contributes to the counts of its conditional tables."""
+        bound = self.rows_bound_per_person(name)
+        declared = self.tables[name].fit_rows_per_person
+        return min(bound, declared) if declared else bound
+
+    def event_driven(self, name: str) -> bool:
+        """Whether ``name`` or one of its ancestors gets its rows from the time-to-event module."""
+        return any(self.tables[t].rows_from_event for t in (name, *self.ancestors(name)))
 
     @property
     def variables(self) -> dict[str, Variable]:
-        """Every model variable by name: modelled columns, then each child table's count variable."""
+        """Every model variable by name: modelled columns, then each child table's count variable
+        (a variable of the child's parent table)."""
         out: dict[str, Variable] = {}
         for table in self.tables.values():
             for column in table.modelled_columns:
                 out[column.name] = Variable(column.name, table.name, column.n_states, column=column)
         for table in self.child_tables:
+            if not table.count_variable:
+                continue
             n = table.max_rows_per_parent - table.min_rows_per_parent + 1
-            out[table.count_variable] = Variable(table.count_variable, self.root_table, n,
+            out[table.count_variable] = Variable(table.count_variable, table.parent.table, n,
                                                  count_of=table.name, count_min=table.min_rows_per_parent)
         return out
 
@@ -162,9 +216,20 @@ class Schema:
                 continue
             if table.parent is None:
                 raise SchemaError(f"{source}: table {table.name} needs a parent (only the root has none)")
-            if table.parent.table != self.root_table:
-                raise SchemaError(f"{source}: table {table.name}: parent must be the root table "
-                                  f"{self.root_table} (deeper hierarchies are not supported yet)")
+            if table.parent.table not in self.tables:
+                raise SchemaError(f"{source}: table {table.name}: parent {table.parent.table} is not a declared table")
+            if len(self.ancestors(table.name)) > len(self.tables) or self.root_table not in self.ancestors(table.name):
+                raise SchemaError(f"{source}: table {table.name}: its parents do not lead to the root table "
+                                  f"{self.root_table} (a cycle?)")
+            parent = self.tables[table.parent.table]
+            referenced = self.parent_key_column(table)
+            if referenced is None or referenced not in parent.column_names or parent.column(referenced).type != "id":
+                raise SchemaError(f"{source}: table {table.name}: its foreign key must refer to an id column of "
+                                  f"{parent.name}, got {referenced!r}")
+            if table.rows_from_event and (self.events is None or table.rows_from_event not in
+                                          {e.name for p in self.events.processes for e in p.events}):
+                raise SchemaError(f"{source}: table {table.name}: rows_from_event {table.rows_from_event} is not "
+                                  f"an event of the schema's events section")
             if table.privacy_unit:
                 raise SchemaError(f"{source}: table {table.name}: only the root table has a privacy_unit")
         seen: dict[str, str] = {}
@@ -175,7 +240,13 @@ class Schema:
                                       f"and {table.name}; model variable names must be unique "
                                       f"(derive one from the other)")
                 seen[column.name] = table.name
+        for table in self.tables.values():
+            if table.primary_key is None and any(t.parent is not None and t.parent.table == table.name
+                                                 for t in self.tables.values()):
+                raise SchemaError(f"{source}: table {table.name} has child tables, so it needs a primary_key")
         for table in self.child_tables:
+            if not table.count_variable:
+                continue
             if table.count_variable in seen:
                 raise SchemaError(f"{source}: count_variable {table.count_variable} clashes with a column")
             seen[table.count_variable] = table.name
@@ -207,40 +278,90 @@ class Schema:
         if self.events is not None:
             self.events.validate_for(self, source)
 
+    def anchor_of(self, table: Table, column: Column) -> tuple[str, str]:
+        """``(table, column)`` of the absolute date a relative date column is measured from.
+
+        ``relative_to`` names a column of the same table, of an ancestor table (the nearest one
+        holding it; ``TABLE.COLUMN`` to be explicit) or, for the root table only, of a child table
+        (read on the person's index row).
+        """
+        anchor_table, _, anchor_column = column.relative_to.rpartition(".")
+        if anchor_table:
+            if anchor_table != table.name and anchor_table not in self.ancestors(table.name):
+                raise SchemaError(f"{table.name}.{column.name}: relative_to {column.relative_to}: "
+                                  f"{anchor_table} is not this table or one of its ancestors")
+            if anchor_column not in self.tables[anchor_table].column_names:
+                raise SchemaError(f"{table.name}.{column.name}: relative_to {column.relative_to} is not a column")
+            return anchor_table, anchor_column
+        for name in (table.name, *self.ancestors(table.name)):
+            if anchor_column in self.tables[name].column_names:
+                return name, anchor_column
+        if table.name == self.root_table:
+            children = [t for t in self.child_tables if t.parent.table == self.root_table
+                        and anchor_column in t.column_names]
+            if children:
+                return children[0].name, anchor_column
+        raise SchemaError(f"{table.name}.{column.name}: relative_to {column.relative_to} is not a column of "
+                          f"{table.name}, of an ancestor table or (for the root table) of a child table")
+
     def _validate_column_links(self, source: str, table: Table, column: Column) -> None:
         where = f"{source}: {table.name}.{column.name}"
         if column.relative_to:
-            anchor_table = table
-            if column.relative_to not in table.column_names:
-                children = [t for t in self.child_tables if column.relative_to in t.column_names]
-                if table.name != self.root_table or not children:
-                    raise SchemaError(f"{where}: relative_to {column.relative_to} is not a column of "
-                                      f"{table.name} (or, for the root table, of a child table)")
-                anchor_table = children[0]
-            anchor = anchor_table.column(column.relative_to)
-            if anchor.type != "date" or anchor.relative_to:
-                raise SchemaError(f"{where}: relative_to {column.relative_to} must be an absolute date column")
+            try:
+                anchor_table, anchor_column = self.anchor_of(table, column)
+            except SchemaError as exc:
+                raise SchemaError(f"{source}: {exc}") from None
+            anchor = self.tables[anchor_table].column(anchor_column)
+            if anchor.type != "date" or (anchor.relative_to and anchor_table == table.name):
+                raise SchemaError(f"{where}: relative_to {column.relative_to} must be a date column "
+                                  f"(an absolute one, or one of an ancestor table)")
+            if column.chained and table.parent is None:
+                raise SchemaError(f"{where}: a chained date needs a parent table (its rows follow each other)")
         rule = column.derived
         if rule is None:
+            return
+        if rule.kind == "row_number":
+            if table.parent is None or column.type not in ("integer",):
+                raise SchemaError(f"{where}: row_number needs an integer column of a child table")
+            return
+        if rule.kind == "last_child":
+            child = self.tables.get(rule.source_table)
+            if table.parent is None or child is None or child.parent is None \
+                    or child.parent.table != table.parent.table or rule.source_column not in child.column_names:
+                raise SchemaError(f"{where}: last_child {rule.source_table}.{rule.source_column} must be a column "
+                                  f"of a child table of this table's parent")
+            if child.column(rule.source_column).type != column.type:
+                raise SchemaError(f"{where}: last_child must have the type of its source")
             return
         if rule.source_table is not None:
             if rule.source_table not in self.tables:
                 raise SchemaError(f"{where}: derived from unknown table {rule.source_table}")
-            if table.parent is None or table.parent.table != rule.source_table:
-                raise SchemaError(f"{where}: can copy only from its parent table")
+            if rule.source_table not in self.ancestors(table.name):
+                raise SchemaError(f"{where}: can copy only from an ancestor table ({self.ancestors(table.name)})")
             source_table = self.tables[rule.source_table]
         else:
             source_table = table
         if rule.source_column not in source_table.column_names:
             raise SchemaError(f"{where}: derived from unknown column {source_table.name}.{rule.source_column}")
         origin = source_table.column(rule.source_column)
-        if origin.derived is not None:
+        if origin.derived is not None and rule.source_table is None:
             raise SchemaError(f"{where}: derived from another derived column ({origin.name}); derive from its source")
-        if rule.kind == "prefix":
+        if rule.kind in ("prefix", "map"):
             if origin.type not in ("categorical", "ordinal") or column.type not in ("categorical", "ordinal"):
-                raise SchemaError(f"{where}: a prefix rule needs categorical source and target")
-            produced = {c[: rule.length] for c in origin.categories}
+                raise SchemaError(f"{where}: a {rule.kind} rule needs categorical source and target")
+            if rule.kind == "prefix":
+                produced = {c[: rule.length] for c in origin.categories}
+            else:
+                mapping = dict(rule.values)
+                unmapped = sorted(set(origin.categories) - set(mapping))
+                if unmapped:
+                    raise SchemaError(f"{where}: map has no value for {origin.name} categories {unmapped[:10]}")
+                produced = set(mapping.values())
         else:
+            if origin.type == "id" or column.type == "id":
+                if origin.type != column.type:
+                    raise SchemaError(f"{where}: a copy must have the type of its source ({origin.type})")
+                return
             if (origin.type in ("categorical", "ordinal")) != (column.type in ("categorical", "ordinal")):
                 raise SchemaError(f"{where}: a copy must have the type of its source ({origin.type})")
             if column.type not in ("categorical", "ordinal"):

@@ -305,25 +305,35 @@ class Structure:
                                  f"structure ({len(absent)} absent: {absent[:5]})")
         root = schema.root_table
         ancestors_in_child = {}
+        index_tables = {t.name for t in schema.child_tables if t.parent.table == root and not t.rows_from_event}
         for node in self.topological_order():
             table = variables[node].table
+            late = table != root and schema.event_driven(table)  # sampled after the events and outcomes
+            allowed = {table, *schema.ancestors(table)} if table != root else {root}
             for parent in self.parents(node):
                 parent_table = variables[parent].table
-                if table != root and parent_table not in (table, root):
+                if table != root and parent_table not in allowed:
                     raise StructureError(f"edge {parent} -> {node}: a {table} node can have parents only in "
-                                         f"{table} or {root}, not {parent_table}")
-                if table != root and ancestors_in_child.get(parent):
+                                         f"{table} or its ancestor tables {schema.ancestors(table)}, "
+                                         f"not {parent_table}")
+                if table != root and not late and ancestors_in_child.get(parent):
                     raise StructureError(
                         f"edge {parent} -> {node}: {parent} is a patient-level outcome of the index "
                         f"{ancestors_in_child[parent]} row and cannot be a parent of a {table} node")
+            if table != root:
+                continue
             child_tables = {variables[p].table for p in self.parents(node) if variables[p].table != root}
             child_tables |= {ancestors_in_child[p] for p in self.parents(node) if ancestors_in_child.get(p)}
-            if table == root and child_tables:
+            if child_tables:
                 if len(child_tables) > 1:
                     raise StructureError(f"node {node} depends on several child tables {sorted(child_tables)}")
+                child = next(iter(child_tables))
+                if child not in index_tables:
+                    raise StructureError(f"node {node} of the root table can depend only on the index row of a "
+                                         f"child table of the root with a count variable, not on {child}")
                 if variables[node].count_of:
-                    raise StructureError(f"count variable {node} cannot depend on {sorted(child_tables)[0]} rows")
-                ancestors_in_child[node] = next(iter(child_tables))
+                    raise StructureError(f"count variable {node} cannot depend on {child} rows")
+                ancestors_in_child[node] = child
         event_nodes = self.event_nodes(schema)
         if self.events is not None:
             self.events.validate_for(schema)
@@ -331,12 +341,16 @@ class Structure:
                 if self.parents(node):
                     raise StructureError(f"edge {self.parents(node)[0]} -> {node}: {node} is written by the events "
                                          f"module; put what it depends on in the events section instead")
-            outcome = set(self.phases(schema)[-1][1])
+            outcome = set(dict(self.phases(schema))["outcome"])
             for conditioning in self.events.conditioning:
                 for given in conditioning.given:
                     if given.variable in outcome:
                         raise StructureError(f"events.{conditioning.event}: {given.variable} is an outcome, "
                                              f"sampled after the events, and cannot condition a hazard")
+                    given_table = variables[given.variable].table
+                    if given_table != root and schema.event_driven(given_table):
+                        raise StructureError(f"events.{conditioning.event}: {given.variable} is a variable of "
+                                             f"{given_table}, sampled after the events, and cannot condition a hazard")
         carried = self._carried_by_events(schema)
         for constraint in schema.constraints:
             a, b = constraint.columns
@@ -364,10 +378,12 @@ class Structure:
         return pairs
 
     def phases(self, schema) -> list[tuple[str, tuple[str, ...]]]:
-        """Sampling phases in order: ``("root", nodes)``, each child table, then ``("outcome", nodes)``.
+        """Sampling phases in order: ``("root", nodes)``, each child table, ``("outcome", nodes)``,
+        then each table whose rows come from the time-to-event module and the tables below it.
 
-        Nodes written by the events module are in no phase: they are sampled between the child tables
-        and the outcomes, and outcome nodes may depend on them.
+        A table's phase holds its modelled columns and the count variables of its child tables.
+        Nodes written by the events module are in no phase: they are sampled between the tables
+        that do not depend on the events and the outcomes; outcome nodes may depend on them.
         """
         variables = schema.variables
         event_nodes = set(self.event_nodes(schema))
@@ -379,10 +395,12 @@ class Structure:
                     variables[p].table != root or p in outcome or p in event_nodes for p in self.parents(node)):
                 outcome.add(node)
         phases = [("root", tuple(n for n in order if variables[n].table == root and n not in outcome))]
+        late = []
         for table in schema.child_tables:
-            phases.append((table.name, tuple(n for n in order if variables[n].table == table.name)))
+            entry = (table.name, tuple(n for n in order if variables[n].table == table.name))
+            (late if schema.event_driven(table.name) else phases).append(entry)
         phases.append(("outcome", tuple(n for n in order if n in outcome)))
-        return phases
+        return phases + late
 
     # -- pgmpy interop --------------------------------------------------------------------------
     def to_pgmpy(self, cpts: dict | None = None, states: dict | None = None):

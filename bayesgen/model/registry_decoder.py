@@ -1,0 +1,289 @@
+"""Turn one chunk of sampled codes into the registry's tables: the whole tree of tables, the events.
+
+The order is fixed by what each step needs:
+
+1. the persons' own columns, then every table that does not wait for the events, parents first,
+   each table's rows sorted per parent by its ``order_by`` (so a person's first tumour is the index
+   tumour, as when fitting), the sort carried down to the tables below;
+2. the time-to-event module: status and dates, and the rows of the tables whose rows are event
+   occurrences (SACT regimens, radiotherapy episodes);
+3. the person-level outcomes, conditioned on the index rows and the events;
+4. the event-driven tables and the tables below them; rows of a table that ``ends_with`` a process
+   and are dated after the person's end of it are dropped with everything below them, and every
+   other date below the person is clamped to the end of follow-up;
+5. keys, foreign keys and derived columns (copies from ancestors, row numbers, lookups, a
+   parent's last child row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayesgen.events.sample import sample_registry_events
+from bayesgen.params.fit import related_rows
+from bayesgen.sampling.registry import SampledCodes, sample_after_events, sample_outcomes
+from bayesgen.schema.columns import days_to_dates
+from bayesgen.schema.decode import TableDecoder, day_numbers, decode_offsets
+
+
+class RegistryDecoder:
+    """Decode chunks of one sampling run (one instance per run: it holds the per-table decoders)."""
+
+    def __init__(self, schema, structure, plan, events, decoders: dict[str, TableDecoder]):
+        self.schema = schema
+        self.structure = structure
+        self.plan = plan
+        self.events = events
+        self.decoders = decoders
+        self.event_columns = set(structure.event_nodes(schema)) if events is not None else set()
+        self.children = {name: [t.name for t in schema.child_tables if t.parent.table == name]
+                         for name in schema.tables}
+        self.variables_of = {name: [] for name in schema.tables}
+        for variable in schema.variables.values():
+            self.variables_of[variable.table].append(variable.name)
+
+    # -- the chunk ------------------------------------------------------------------------------
+    def decode(self, sampled: SampledCodes, phase_keys, person_offset: int, offsets: dict[str, int],
+               event_keys=(), on_sampled=None) -> dict[str, pd.DataFrame]:
+        """The chunk's tables.
+
+        ``offsets`` gives each child table's global row offset (the caller advances it). Rows dropped
+        at the end of follow-up still used their random streams: ``on_sampled`` is called with the
+        number of rows sampled per table before any was dropped, for the caller's offsets.
+        """
+        schema = self.schema
+        root = schema.root
+        values: dict[str, dict] = {name: {} for name in schema.tables}
+        self._decode_columns(root, sampled, values, person_offset, root_only=True)
+        early = [t for t in schema.child_tables if not schema.event_driven(t.name)]
+        late = [t for t in schema.child_tables if schema.event_driven(t.name)]
+        for table in early:
+            self._decode_columns(table, sampled, values, offsets[table.name])
+            self._order_rows(table, sampled, values)
+        event_rows = {}
+        if self.events is not None:
+            status_codes, dates, event_rows = sample_registry_events(self.events, schema, sampled, values, event_keys,
+                                                                     person_offset, offsets)
+            sampled.codes.update(status_codes)
+            for (table_name, column_name), dated in dates.items():
+                values[table_name][column_name] = dated
+        sample_outcomes(self.plan, schema, sampled, phase_keys, person_offset, block=2048)
+        self._decode_columns(root, sampled, values, person_offset)
+        if late:
+            sample_after_events(self.plan, schema, sampled, phase_keys, offsets,
+                                {name: counts for name, (counts, _, _) in event_rows.items()}, block=2048)
+            for table in late:
+                if table.name in event_rows:
+                    _, column, days = event_rows[table.name]
+                    values[table.name][column] = days_to_dates(days)
+                self._decode_columns(table, sampled, values, offsets[table.name])
+                self._order_rows(table, sampled, values)
+        if on_sampled is not None:
+            on_sampled(dict(sampled.n_rows))
+        self._end_follow_up(sampled, values)
+        frames = {root.name: self.decoders[root.name].assemble(values[root.name], sampled.n_rows[root.name],
+                                                                person_offset)}
+        for table in schema.child_tables:
+            frames[table.name] = self._assemble(table, sampled, values, frames, offsets[table.name])
+        return {name: frames[name] for name in schema.tables}
+
+    # -- columns --------------------------------------------------------------------------------
+    def _decode_columns(self, table, sampled: SampledCodes, values: dict, offset: int, root_only: bool = False):
+        """Decode every modelled column of ``table`` whose codes and anchor are available now."""
+        schema = self.schema
+        decoder = self.decoders[table.name]
+        own = values[table.name]
+        for column in sorted(table.modelled_columns, key=lambda c: (bool(c.relative_to), c.chained)):
+            if column.name in own or column.name not in sampled.codes:
+                continue
+            codes = sampled.codes[column.name]
+            if not column.relative_to:
+                own[column.name] = decoder.decode_column(column.name, codes, offset, None)
+                continue
+            anchor_table, anchor_column = schema.anchor_of(table, column)
+            if root_only and anchor_table != table.name:
+                continue
+            if anchor_column not in values[anchor_table]:
+                continue
+            anchor = day_numbers(values[anchor_table][anchor_column])
+            rows = related_rows(anchor_table, table.name, sampled, schema)
+            if rows is not None:
+                anchor = np.where(rows >= 0, anchor[np.maximum(rows, 0)], np.nan) if len(anchor) else \
+                    np.full(len(rows), np.nan)
+            if column.chained:
+                own[column.name] = self._decode_chained(table, column, codes, offset, anchor, sampled)
+            else:
+                own[column.name] = decoder.decode_column(column.name, codes, offset, anchor)
+
+    def _decode_chained(self, table, column, codes, offset, anchor, sampled):
+        """Dates that follow each other under one parent: the anchor plus the running sum of offsets."""
+        decoder = self.decoders[table.name]
+        index = table.column_names.index(column.name)
+        steps = decode_offsets(column, codes, decoder.uniforms(index, offset, len(codes)))
+        parent = sampled.parent_row[table.name]
+        missing = np.isnan(steps)
+        steps = np.where(missing, 0.0, steps)
+        total = np.cumsum(steps)
+        is_first = np.r_[True, parent[1:] != parent[:-1]] if len(parent) else np.zeros(0, dtype=bool)
+        group_start = np.maximum.accumulate(np.where(is_first, np.arange(len(parent)), 0)) if len(parent) else \
+            np.zeros(0, dtype=np.int64)
+        before = total[group_start] - steps[group_start]
+        days = anchor + total - before
+        days = np.clip(days, column.minimum, column.maximum)
+        days[missing] = np.nan
+        return days_to_dates(days)
+
+    # -- row order and removal ------------------------------------------------------------------
+    def _order_rows(self, table, sampled: SampledCodes, values: dict) -> None:
+        """Sort each parent's rows of ``table`` by ``order_by`` (then sampling position)."""
+        own = values[table.name]
+        parent = sampled.parent_row[table.name]
+        keys = []
+        for name in reversed(table.order_by):
+            if name not in own:
+                continue
+            column = table.column(name)
+            value = own[name]
+            if column.type == "date":
+                days = day_numbers(value)
+                keys.append(np.where(np.isnan(days), np.inf, days))
+            elif isinstance(value, pd.Categorical):
+                codes = np.asarray(value.codes)
+                keys.append(np.where(codes < 0, np.iinfo(np.int32).max, codes))
+            else:
+                keys.append(np.asarray(pd.array(value).fillna(np.inf), dtype=np.float64))
+        if not keys:
+            return
+        order = np.lexsort([np.arange(len(parent)), *keys, parent])
+        if not np.array_equal(order, np.arange(len(parent))):
+            self._permute(table.name, order, sampled, values)
+
+    def _permute(self, name: str, order: np.ndarray, sampled: SampledCodes, values: dict) -> None:
+        """Reorder the rows of table ``name`` (row i <- old row order[i]) and re-point the tables below."""
+        for column, value in list(values[name].items()):
+            values[name][column] = value[order]
+        for variable in self.variables_of[name]:
+            if variable in sampled.codes:
+                sampled.codes[variable] = sampled.codes[variable][order]
+        parent = sampled.parent_row[name][order]
+        sampled.parent_row[name] = parent
+        sampled.person_row[name] = sampled.person_row[name][order]
+        sampled.index_row[name] = _first_rows(parent, sampled.n_rows[self.schema.tables[name].parent.table])
+        new_position = np.empty(len(order), dtype=np.int64)
+        new_position[order] = np.arange(len(order))
+        for child in self.children[name]:
+            if child not in sampled.parent_row:
+                continue
+            moved = new_position[sampled.parent_row[child]]
+            sampled.parent_row[child] = moved
+            self._permute(child, np.argsort(moved, kind="stable"), sampled, values)
+
+    def _drop(self, name: str, keep: np.ndarray, sampled: SampledCodes, values: dict) -> None:
+        """Remove the rows of ``name`` where ``keep`` is False, and every row below them."""
+        if keep.all():
+            return
+        for column, value in list(values[name].items()):
+            values[name][column] = value[keep]
+        for variable in self.variables_of[name]:
+            if variable in sampled.codes:
+                sampled.codes[variable] = sampled.codes[variable][keep]
+        sampled.parent_row[name] = sampled.parent_row[name][keep]
+        sampled.person_row[name] = sampled.person_row[name][keep]
+        sampled.n_rows[name] = int(keep.sum())
+        sampled.index_row[name] = _first_rows(sampled.parent_row[name],
+                                              sampled.n_rows[self.schema.tables[name].parent.table])
+        new_position = np.cumsum(keep) - 1
+        for child in self.children[name]:
+            if child not in sampled.parent_row:
+                continue
+            old_parent = sampled.parent_row[child]
+            child_keep = keep[old_parent]
+            sampled.parent_row[child] = np.where(child_keep, new_position[old_parent], -1)
+            self._drop(child, child_keep, sampled, values)
+
+    # -- follow-up ------------------------------------------------------------------------------
+    def _end_follow_up(self, sampled: SampledCodes, values: dict) -> None:
+        """Drop rows dated after the end of their ``ends_with`` process; clamp other dates to follow-up."""
+        schema = self.schema
+        if self.events is None:
+            return
+        root = schema.root_table
+        ends = {}
+        for process in schema.events.processes:
+            if process.unit == root and process.terminal and process.date in values[root]:
+                ends[process.name] = day_numbers(values[root][process.date])
+        if not ends:
+            return
+        for table in schema.child_tables:
+            if table.ends_with and table.ends_with in ends and table.order_by:
+                first = table.order_by[0]
+                if first in values[table.name] and table.column(first).type == "date":
+                    end = ends[table.ends_with][sampled.person_row[table.name]]
+                    days = day_numbers(values[table.name][first])
+                    self._drop(table.name, ~(days > end), sampled, values)
+        follow_up = next(iter(ends.values()))
+        for table in schema.child_tables:
+            end = follow_up[sampled.person_row[table.name]]
+            for column in table.modelled_columns:
+                if column.type != "date" or column.name not in values[table.name]:
+                    continue
+                days = day_numbers(values[table.name][column.name])
+                late = days > end
+                if late.any():
+                    values[table.name][column.name] = days_to_dates(np.where(late, end, days))
+
+    # -- keys and derived columns ---------------------------------------------------------------
+    def _assemble(self, table, sampled: SampledCodes, values: dict, frames: dict, offset: int) -> pd.DataFrame:
+        schema = self.schema
+        own = dict(values[table.name])
+        parent_rows = sampled.parent_row[table.name]
+        parent_frame = frames[table.parent.table]
+        parent_ids = np.asarray(parent_frame[schema.parent_key_column(table)])[parent_rows]
+        if isinstance(parent_frame[schema.parent_key_column(table)].dtype, pd.StringDtype):
+            parent_ids = pd.array(parent_ids, dtype="string")
+        for column in table.columns:
+            rule = column.derived
+            if rule is None:
+                continue
+            if rule.kind == "copy" and rule.source_table is not None:
+                rows = related_rows(rule.source_table, table.name, sampled, schema)
+                source = frames[rule.source_table][rule.source_column]
+                source = source.array if isinstance(source.dtype, pd.CategoricalDtype | pd.StringDtype) \
+                    else source.to_numpy()
+                own[f"{rule.source_table}.{rule.source_column}"] = source if rows is None else source[rows]
+            elif rule.kind == "row_number":
+                starts = sampled.index_row[table.name][parent_rows]
+                own[column.name] = pd.array(np.arange(len(parent_rows)) - starts + 1, dtype="Int64")
+            elif rule.kind == "map":
+                source = own[rule.source_column]
+                mapping = dict(rule.values)
+                categories = [mapping[c] for c in source.categories]
+                target = pd.Index(list(column.categories)).get_indexer(categories)
+                codes = np.asarray(source.codes)
+                own[column.name] = pd.Categorical.from_codes(np.where(codes >= 0, target[np.maximum(codes, 0)], -1),
+                                                             dtype=column.output_dtype)
+            elif rule.kind == "last_child":
+                child = rule.source_table
+                child_parent = sampled.parent_row[child]
+                n_parent = sampled.n_rows[table.parent.table]
+                last = np.full(n_parent, -1, dtype=np.int64)
+                last[child_parent] = np.arange(len(child_parent))  # later rows overwrite: the last one
+                picked = last[parent_rows]
+                child_values = values[child][rule.source_column]
+                if column.type == "date":
+                    days = day_numbers(child_values)
+                    out = np.where(picked >= 0, days[np.maximum(picked, 0)] if len(days) else np.nan, np.nan)
+                    own[column.name] = days_to_dates(out)
+                else:
+                    own[column.name] = np.asarray(child_values)[np.maximum(picked, 0)]
+        return self.decoders[table.name].assemble(own, sampled.n_rows[table.name], offset, parent_ids)
+
+
+def _first_rows(parent: np.ndarray, n_parent: int) -> np.ndarray:
+    """Per parent row, its first row in ``parent`` (grouped, in order); -1 for none."""
+    first = np.full(n_parent, -1, dtype=np.int64)
+    if len(parent):
+        starts = np.r_[0, np.flatnonzero(np.diff(parent)) + 1]
+        first[parent[starts]] = starts
+    return first
