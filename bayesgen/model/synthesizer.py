@@ -17,11 +17,11 @@ from bayesgen.events.fit import exact_event_statistics, measure_event_model
 from bayesgen.events.model import EventModel
 from bayesgen.files import resolve_resource
 from bayesgen.model.model_file import check_loaded, read_model_file, write_model_file
+from bayesgen.model.registry_decoder import RegistryDecoder
 from bayesgen.params.cpt import ConditionalTable
 from bayesgen.params.fit import exact_family_counts, measure_parameters, sum_exact_counts
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.rng import RandomState, stream_keys
-from bayesgen.model.registry_decoder import RegistryDecoder
 from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes
 from bayesgen.schema.decode import TableDecoder
 from bayesgen.schema.encode import encode_tables
