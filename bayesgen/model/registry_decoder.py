@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from bayesgen.events.sample import sample_registry_events
-from bayesgen.params.fit import related_rows
 from bayesgen.sampling.registry import SampledCodes, sample_after_events, sample_outcomes
 from bayesgen.schema.columns import days_to_dates
 from bayesgen.schema.decode import TableDecoder, day_numbers, decode_offsets
+from bayesgen.schema.encode import related_rows
 
 
 class RegistryDecoder:

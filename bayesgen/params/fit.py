@@ -28,6 +28,7 @@ from bayesgen.params.counts import family_counts
 from bayesgen.params.cpt import ConditionalTable, constraint_mask, cpt_from_counts, project_to_total
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.privacy.mechanisms import noisy_counts
+from bayesgen.schema.encode import related_rows
 
 
 @dataclass
@@ -59,25 +60,6 @@ def families(schema, structure) -> list[Family]:
                 rows_of = variables[node].table
             out.append(Family(node, parents, shape, rows_of, 0))
     return out
-
-
-def related_rows(source: str, target: str, encoded, schema) -> np.ndarray | None:
-    """For each row of table ``target``, the row of table ``source`` its values come from.
-
-    ``source`` is ``target`` itself (None is returned), one of its ancestors (through the foreign
-    keys), or a child table of the root when ``target`` is the root (each person's index row).
-    """
-    if source == target:
-        return None
-    if source in schema.ancestors(target):
-        rows = None
-        name = target
-        while name != source:
-            step = encoded.parent_row[name]
-            rows = step if rows is None else step[rows]
-            name = schema.tables[name].parent.table
-        return rows
-    return encoded.index_row[source]  # child-table parent of a root outcome: the index row
 
 
 def aligned_codes(name: str, rows_of: str, encoded, schema) -> np.ndarray:

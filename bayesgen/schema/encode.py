@@ -15,6 +15,7 @@ and is never written into a released model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -290,36 +291,32 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
             fit_mask[table.name] = (np.arange(len(person)) - run_start) < limit
     if report[root.name]:
         _validate_columns(root_frame, root)
-    links = _RowLinks(schema, parent_row, index_row)
+    links = SimpleNamespace(parent_row=parent_row, index_row=index_row)
     for table in schema.child_tables:
-        _encode_columns(kept_frames[table.name], table, codes, kept_frames, links)
-    _encode_columns(root_kept, root, codes, kept_frames, links)
+        _encode_columns(kept_frames[table.name], table, codes, kept_frames, links, schema)
+    _encode_columns(root_kept, root, codes, kept_frames, links, schema)
     return EncodedData(codes=codes, n_rows=n_rows, parent_row=parent_row, index_row=index_row,
                        rows_per_person=rows_per_person, bounding_report=report, frames=kept_frames,
                        person_row=person_row, fit_mask=fit_mask)
 
 
-class _RowLinks:
-    """Maps the rows of one table to the related rows of another (ancestor, or the root's index row)."""
+def related_rows(source: str, target: str, encoded, schema) -> np.ndarray | None:
+    """For each row of table ``target``, the row of table ``source`` its values come from.
 
-    def __init__(self, schema: Schema, parent_row: dict, index_row: dict):
-        self.schema = schema
-        self.parent_row = parent_row
-        self.index_row = index_row
-
-    def rows(self, source: str, target: str) -> np.ndarray | None:
-        """For each row of ``target``, its related row of ``source`` (-1: none); None when the same."""
-        if source == target:
-            return None
-        if source in self.schema.ancestors(target):
-            rows = None
-            name = target
-            while name != source:
-                step = self.parent_row[name]
-                rows = step if rows is None else step[rows]
-                name = self.schema.tables[name].parent.table
-            return rows
-        return self.index_row[source]  # a root column anchored on its child table's index row
+    ``source`` is ``target`` itself (None is returned), one of its ancestors (through the foreign
+    keys), or a child table of the root when ``target`` is the root (each person's index row).
+    """
+    if source == target:
+        return None
+    if source in schema.ancestors(target):
+        rows = None
+        name = target
+        while name != source:
+            step = encoded.parent_row[name]
+            rows = step if rows is None else step[rows]
+            name = schema.tables[name].parent.table
+        return rows
+    return encoded.index_row[source]  # child-table parent of a root outcome: the index row
 
 
 def previous_sibling_days(days: np.ndarray, parent: np.ndarray, first_anchor: np.ndarray) -> np.ndarray:
@@ -333,12 +330,12 @@ def previous_sibling_days(days: np.ndarray, parent: np.ndarray, first_anchor: np
     return out
 
 
-def _anchor_days(frame: pd.DataFrame, table: Table, column, frames: dict, links: _RowLinks) -> np.ndarray | None:
+def _anchor_days(frame: pd.DataFrame, table: Table, column, frames: dict, links, schema: Schema) -> np.ndarray | None:
     if not column.relative_to:
         return None
-    anchor_table, anchor_column = links.schema.anchor_of(table, column)
+    anchor_table, anchor_column = schema.anchor_of(table, column)
     days = _day_numbers(frames[anchor_table][anchor_column])
-    rows = links.rows(anchor_table, table.name)
+    rows = related_rows(anchor_table, table.name, links, schema)
     if rows is not None:
         out = np.full(len(rows), np.nan)
         has = rows >= 0
@@ -368,12 +365,12 @@ def _validate_columns(frame: pd.DataFrame, table: Table) -> None:
                 column.encode(frame[column.name], table.name)
 
 
-def _encode_columns(frame: pd.DataFrame, table: Table, codes: dict, frames: dict, links: _RowLinks) -> None:
+def _encode_columns(frame: pd.DataFrame, table: Table, codes: dict, frames: dict, links, schema: Schema) -> None:
     for column in table.columns:
         if column.derived is not None and column.type in ("categorical", "ordinal"):
             replace(column, derived=None).encode(frame[column.name], table.name)  # code set only
     for column in table.modelled_columns:
-        anchor = _anchor_days(frame, table, column, frames, links)
+        anchor = _anchor_days(frame, table, column, frames, links, schema)
         codes[column.name] = column.encode(frame[column.name], table.name, anchor_days=anchor)
 
 

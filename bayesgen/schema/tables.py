@@ -117,7 +117,7 @@ class Table:
                     or raw["max_rows"] < 1:
                 raise SchemaError(f"table {name}: privacy_unit needs 'key' (one of its columns) and 'max_rows' >= 1")
             unit = PrivacyUnit(str(raw["key"]), int(raw["max_rows"]))
-        return cls(name=name, primary_key=str(primary_key), columns=columns, parent=parent,
+        return cls(name=name, primary_key=None if primary_key is None else str(primary_key), columns=columns, parent=parent,
                    max_rows_per_parent=max_rows, min_rows_per_parent=min_rows,
                    count_variable=data.get("count_variable"), order_by=order_by, privacy_unit=unit,
                    description=data.get("description"), rows_from_event=data.get("rows_from_event"),
