@@ -7,9 +7,11 @@ column of a table holds the row number of that table, a foreign key the row numb
 chunk size and the schema, never on which worker made the chunk or in which order:
 
 - a table's ids are shifted by ``chunk_index * chunk_rows * bound``, where ``bound`` is the most rows
-  of that table one generated person can have (1 for the root table, ``max_rows_per_parent`` for a
-  child table), so chunk ``i`` numbers its rows within ``(offset, offset + chunk_rows * bound]``;
-- a foreign key is shifted by its parent table's offset, so it still points at its parent row.
+  of that table one generated person can have (1 for the root table, the product of the
+  ``max_rows_per_parent`` from the root down for a table below it), so chunk ``i`` numbers its rows
+  within ``(offset, offset + chunk_rows * bound]``;
+- a foreign key is shifted by its parent table's offset, so it still points at its parent row, and a
+  copy of an ancestor's key by that ancestor's offset.
 
 Keys stay unique across all parts and every join stays valid. Root ids are dense (1..N); child ids
 have gaps where persons have fewer than the most rows.
@@ -48,7 +50,8 @@ def rows_bound(table: Table, schema: Schema, bounds: Mapping[str, int] | None = 
     elif table.name == schema.root_table:
         bound = 1  # one generated root row per generated person
     else:
-        bound = getattr(table, "max_rows_per_person", None) or table.max_rows_per_parent
+        bound = getattr(table, "max_rows_per_person", None) or (
+            schema.rows_bound_per_person(table.name) if table.max_rows_per_parent else None)
     if not isinstance(bound, int | np.integer) or isinstance(bound, bool) or bound < 1:
         raise SchemaError(f"table {table.name}: cannot give its rows globally unique keys without a bound on its "
                           f"rows per person (max_rows_per_parent); got {bound!r}. Pass bounds={{{table.name!r}: n}}")
@@ -123,8 +126,13 @@ def shift_ids(tables: dict[str, pd.DataFrame], schema: Schema, chunk_index: int,
             if table.parent is not None and column.name == table.parent.key:
                 parent = schema.tables[table.parent.table]
                 # foreign keys carry the parent's key values, formatted as the parent's key
-                source = parent.column(parent.primary_key)
+                source = parent.column(schema.parent_key_column(table))
                 shifted[column.name] = _shift(frame[column.name], source, offsets[parent.name], name, column.name)
+            elif column.derived is not None and column.derived.source_table is not None:
+                # a copy of an ancestor's key carries that table's numbers
+                ancestor = column.derived.source_table
+                source = schema.tables[ancestor].column(column.derived.source_column)
+                shifted[column.name] = _shift(frame[column.name], source, offsets[ancestor], name, column.name)
             else:
                 shifted[column.name] = _shift(frame[column.name], column, offsets[name], name, column.name)
         out[name] = shifted
