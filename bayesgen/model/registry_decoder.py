@@ -9,8 +9,9 @@ The order is fixed by what each step needs:
    occurrences (SACT regimens, radiotherapy episodes);
 3. the person-level outcomes, conditioned on the index rows and the events;
 4. the event-driven tables and the tables below them; rows of a table that ``ends_with`` a process
-   and are dated after the person's end of it are dropped with everything below them, and every
-   other date below the person is clamped to the end of follow-up;
+   and are dated after the person's end of it are dropped with everything below them (a parent
+   keeps its ``min_rows_per_parent`` rows), and every other date below the person is clamped to the
+   end of follow-up;
 5. keys, foreign keys and derived columns (copies from ancestors, row numbers, lookups, a
    parent's last child row).
 """
@@ -221,7 +222,10 @@ class RegistryDecoder:
                 if first in values[table.name] and table.column(first).type == "date":
                     end = ends[table.ends_with][sampled.person_row[table.name]]
                     days = day_numbers(values[table.name][first])
-                    self._drop(table.name, ~(days > end), sampled, values)
+                    parent = sampled.parent_row[table.name]
+                    rank = np.arange(len(parent)) - sampled.index_row[table.name][parent]
+                    # a parent keeps its fewest rows (dated at the end at the latest, below)
+                    self._drop(table.name, ~(days > end) | (rank < table.min_rows_per_parent), sampled, values)
         follow_up = next(iter(ends.values()))
         for table in schema.child_tables:
             end = follow_up[sampled.person_row[table.name]]
