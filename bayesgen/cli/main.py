@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bayesgen.cli import evaluate as evaluate_command
+from bayesgen.cli import export as export_command
 from bayesgen.cli import sweep as sweep_command
 from bayesgen.errors import BayesgenError
 
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--events-share", type=float, default=0.25,
                      help="with a structure that has an events section: share of the budget spent on the "
                           "event hazards (default 0.25)")
-    fit.add_argument("--sep", default=",", help="CSV separator of the input (default ',')")
+    fit.add_argument("--sep", default=None, help="CSV separator of the input (default: the schema's, "
+                     "usually ',')")
     fit.add_argument("-o", "--output", required=True, help="where to write the model file (JSON)")
 
     sample = commands.add_parser("sample", help="generate synthetic tables from a model file",
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=None, help="seed for reproducible output")
     sample.add_argument("--chunk-size", type=int, default=1_000_000, help="patients per chunk (memory bound)")
     sample.add_argument("--threads", type=int, default=None, help="sampler threads (default: all cores)")
-    sample.add_argument("--sep", default=",", help="CSV separator (default ',')")
+    sample.add_argument("--sep", default=None, help="CSV separator (default: the schema's csv_separator, "
+                        "e.g. ';' for the NCR)")
     sample.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     scale = sample.add_argument_group(
         "partitioned output (docs/scale-out.md)",
@@ -153,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seed for the data-independent choices (the DP noise is never seeded)")
     learn.add_argument("--tiers-from", metavar="STRUCTURE.yaml",
                        help="take the tiers (e.g. patient, tumour, outcome) from this structure file")
-    learn.add_argument("--sep", default=",", help="CSV separator of the input (default ',')")
+    learn.add_argument("--sep", default=None, help="CSV separator of the input (default: the schema's)")
     learn.add_argument("-o", "--output", required=True, help="where to write the learned structure (YAML)")
     learn.add_argument("--draw", metavar="OUT.png|OUT.svg", help="also draw the learned structure")
 
@@ -175,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("b", metavar="B.yaml", help="the structure compared with it")
     evaluate_command.add_parser(commands)
     sweep_command.add_parser(commands)
+    export_command.add_parser(commands)
     return parser
 
 
@@ -215,7 +219,7 @@ def run_fit(args) -> None:
         structure = "learn"
     else:
         structure = Structure.load(args.structure) if args.structure else None
-    tables = read_tables(args.data, schema, sep=args.sep)
+    tables = read_tables(args.data, schema, sep=args.sep or schema.csv_separator)
     start = time.perf_counter()
     model = Synthesizer(schema, structure, epsilon=args.epsilon, delta=args.delta, privacy=args.privacy,
                         allocation=args.allocation, postprocessing=args.postprocessing,
@@ -243,8 +247,11 @@ def _sample_to(model, n, out, fmt, seed, chunk_size, threads, sep, overwrite) ->
                            chunks, "sampling"):
         for name, frame in chunk.items():
             parts.setdefault(name, []).append(frame)
+    from bayesgen.tables.dictionary import data_dictionary
+
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
-    write_tables(tables, out, fmt, overwrite=overwrite, sep=sep)
+    write_tables(tables, out, fmt, overwrite=overwrite, sep=sep or model.schema.csv_separator,
+                 texts={"DATA_DICTIONARY.md": data_dictionary(model.schema, tables)})
     return tables
 
 
@@ -273,7 +280,8 @@ def _sample_parts(model, args) -> None:
     try:
         done = model.sample_to(args.output, args.patients, format=args.format, rng=args.seed, chunk_rows=chunk_rows,
                                backend=backend, workers=args.workers, scheduler=args.scheduler,
-                               n_threads=args.threads, overwrite=args.overwrite, sep=args.sep,
+                               n_threads=args.threads, overwrite=args.overwrite,
+                               sep=args.sep or model.schema.csv_separator,
                                progress=(lambda _: bar.update(1)) if bar is not None else None)
     except ValueError as exc:
         raise BayesgenError(str(exc)) from None
@@ -380,7 +388,7 @@ def run_structure_learn(args) -> None:
     schema = Schema.load(args.schema)
     tier_source = Structure.load(args.tiers_from) if args.tiers_from else None
     constraints = StructureConstraints.from_structure(tier_source) if tier_source else None
-    tables = read_tables(args.data, schema, sep=args.sep)
+    tables = read_tables(args.data, schema, sep=args.sep or schema.csv_separator)
     private = args.method == "privbayes"
     accountant = PrivacyAccountant(args.epsilon) if private else None
     start = time.perf_counter()
@@ -492,7 +500,8 @@ def run_structure_diff(args) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"fit": run_fit, "sample": run_sample, "ledger": run_ledger, "demo": run_demo,
-                "structure": run_structure, "evaluate": evaluate_command.run, "sweep": sweep_command.run}
+                "structure": run_structure, "evaluate": evaluate_command.run, "sweep": sweep_command.run,
+                "export": export_command.run}
     try:
         handlers[args.command](args)
     except BayesgenError as exc:

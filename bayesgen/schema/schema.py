@@ -54,6 +54,7 @@ class Schema:
     constraints: tuple[Constraint, ...] = ()
     description: str | None = None
     events: EventDeclarations | None = None
+    csv_separator: str = ","
 
     # -- files ----------------------------------------------------------------------------------
     @classmethod
@@ -93,7 +94,8 @@ class Schema:
         version = data.get("spec_version")
         if version != SPEC_VERSION:
             raise SchemaError(f"{source}: spec_version must be {SPEC_VERSION}, got {version!r}")
-        known = {"spec_version", "name", "description", "root_table", "tables", "constraints", "events"}
+        known = {"spec_version", "name", "description", "root_table", "tables", "constraints", "events",
+                 "csv_separator"}
         unknown = set(data) - known
         if unknown:
             raise SchemaError(f"{source}: unknown top-level keys {sorted(unknown)}")
@@ -105,7 +107,10 @@ class Schema:
         constraints = tuple(Constraint.from_dict(c, i) for i, c in enumerate(data.get("constraints") or []))
         events = EventDeclarations.from_dict(data["events"], source) if data.get("events") is not None else None
         schema = cls(name=str(data.get("name", Path(source).stem)), root_table=str(root), tables=tables,
-                     constraints=constraints, description=data.get("description"), events=events)
+                     constraints=constraints, description=data.get("description"), events=events,
+                     csv_separator=str(data.get("csv_separator", ",")))
+        if len(schema.csv_separator) != 1 or schema.csv_separator in "\n\r\"":
+            raise SchemaError(f"{source}: csv_separator must be one character (not a quote or line break)")
         schema._validate(source)
         return schema
 
@@ -114,6 +119,8 @@ class Schema:
         if self.description:
             out["description"] = self.description
         out["root_table"] = self.root_table
+        if self.csv_separator != ",":
+            out["csv_separator"] = self.csv_separator
         out["tables"] = {name: table.to_dict() for name, table in self.tables.items()}
         if self.constraints:
             out["constraints"] = [c.to_dict() for c in self.constraints]

@@ -61,10 +61,11 @@ def read_tables(paths, schema, sep: str = ",") -> dict[str, pd.DataFrame]:
 
 
 def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", overwrite: bool = False,
-                 sep: str = ",") -> None:
+                 sep: str = ",", texts: dict[str, str] | None = None) -> None:
     """Write each table as ``out_dir/TABLE.csv`` or ``.parquet``; the folder appears only when complete.
 
-    An existing non-empty ``out_dir`` is refused unless ``overwrite`` is true.
+    An existing non-empty ``out_dir`` is refused unless ``overwrite`` is true. ``texts`` maps file
+    names to text written alongside (e.g. ``DATA_DICTIONARY.md``), in the same atomic step.
     """
     if fmt not in FORMATS:
         raise BayesgenError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -81,6 +82,8 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", ove
                 frame.to_csv(staging / f"{name}.csv", index=False, sep=sep, date_format="%Y-%m-%d")
             else:
                 frame.to_parquet(staging / f"{name}.parquet", index=False)
+        for file_name, text in (texts or {}).items():
+            (staging / file_name).write_text(text, encoding="utf-8")
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, old / "previous")

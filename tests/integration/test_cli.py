@@ -124,7 +124,8 @@ def test_sample_writes_one_file_per_table_with_the_schema_columns_in_order(fitte
     out = tmp_path / "out"
     code, printed, err = run(["sample", model, "-n", 500, "-o", out, "--format", fmt, "--seed", 3], capsys)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.{fmt}" for name in TABLES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{name}.{fmt}" for name in TABLES),
+                                                            "DATA_DICTIONARY.md"])
     for name in TABLES:
         path = out / f"{name}.{fmt}"
         frame = pd.read_csv(path, dtype=str) if fmt == "csv" else pd.read_parquet(path)
@@ -168,7 +169,7 @@ def test_non_empty_output_folder_is_refused_without_overwrite(fitted, tmp_path, 
 
     code, _, err = run(["sample", model, "-n", 50, "-o", out, "--overwrite"], capsys)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == [f"{name}.csv" for name in TABLES]
+    assert sorted(p.name for p in out.iterdir()) == ["DATA_DICTIONARY.md", *(f"{name}.csv" for name in TABLES)]
 
 
 def test_demo_refuses_a_non_empty_folder_before_doing_any_work(tmp_path, capsys):
