@@ -21,6 +21,7 @@ from bayesgen.errors import (
     StructureError,
 )
 from bayesgen.evaluate import Report
+from bayesgen.export.omop import export_omop
 from bayesgen.model import Synthesizer
 from bayesgen.privacy import PrivacyAccountant
 from bayesgen.schema import Schema
@@ -28,4 +29,4 @@ from bayesgen.structure import Structure, StructureConstraints, StructureDiff, l
 
 __all__ = ["BayesgenError", "DataValidationError", "ModelFileError", "NotFittedError", "PrivacyAccountant",
            "PrivacyBudgetError", "Report", "Schema", "SchemaError", "Structure", "StructureConstraints", "StructureDiff",
-           "StructureError", "Synthesizer", "datasets", "evaluate", "learn_structure"]
+           "StructureError", "Synthesizer", "datasets", "evaluate", "export_omop", "learn_structure"]
