@@ -68,6 +68,10 @@ def reference_hazards(layouts: dict) -> dict[str, np.ndarray]:
                 for i, intent in enumerate(intents):
                     for s, stage in enumerate(stages):
                         table[i, s, :, :] = INTENT_SURGERY[intent] * STAGE_SURGERY[stage] * time
+            elif name in ("REGIMEN", "RADIOTHERAPY"):
+                from bayesgen.datasets.reference_treatments import treatment_hazard_table
+
+                table = treatment_hazard_table(layout, e)
             else:
                 raise KeyError(f"the reference registry has no hazards for event {name!r}")
             out[name] = table

@@ -1,12 +1,15 @@
-"""The embedded reference registry: SIMULATED Simulacrum-v2-shaped patients and tumours.
+"""The embedded reference registry: SIMULATED Simulacrum-v2-shaped patients, tumours and treatments.
 
 Nothing here is real patient data. The simulator samples a hand-set ground-truth Bayesian network
 (:mod:`bayesgen.datasets.reference_network`) whose DAG is ``structures/simulacrum_v2.yaml`` and whose
 tables are written from clinical common knowledge (site and sex, age and stage, receptor statuses
 among breast tumours, grade and stage, several tumours for some patients), and a ground-truth
 time-to-event process (:mod:`bayesgen.datasets.reference_events`: death and exit by age and stage,
-surgery by plan and stage) that writes VITALSTATUS, VITALSTATUSDATE and DATE_FIRST_SURGERY. Because
-its true parameters are known, it is the test bed for recovery and fidelity.
+surgery by plan and stage) that writes VITALSTATUS, VITALSTATUSDATE and DATE_FIRST_SURGERY, and
+SACT regimens and radiotherapy episodes by the index tumour's site, stage and plan
+(:mod:`bayesgen.datasets.reference_treatments`, which also gives the treatment tables' and gene
+tests' conditional tables). Because its true parameters are known, it is the test bed for recovery
+and fidelity.
 """
 
 from __future__ import annotations
@@ -20,11 +23,16 @@ from bayesgen.structure.structure import Structure
 
 SCHEMA_FILE = "schemas/simulacrum_v2.yaml"
 STRUCTURE_FILE = "structures/simulacrum_v2.yaml"
+FULL_SCHEMA_FILE = "schemas/simulacrum_v2_full.yaml"  # all ten Simulacrum v2 tables
+FULL_STRUCTURE_FILE = "structures/simulacrum_v2_full.yaml"
 
 
 @functools.cache
-def reference_model():
+def reference_model(full: bool = False):
     """The ground-truth model of the simulator, as a ready-to-sample :class:`~bayesgen.Synthesizer`.
+
+    ``full``: the ten-table Simulacrum set (``schemas/simulacrum_v2_full.yaml``) instead of the
+    patient and tumour tables.
 
     Examples
     --------
@@ -39,39 +47,48 @@ def reference_model():
     from bayesgen.events.model import EventModel
     from bayesgen.model.synthesizer import Synthesizer
 
-    schema = Schema.load(SCHEMA_FILE)
-    structure = Structure.load(STRUCTURE_FILE)
+    schema = Schema.load(FULL_SCHEMA_FILE if full else SCHEMA_FILE)
+    structure = Structure.load(FULL_STRUCTURE_FILE if full else STRUCTURE_FILE)
     variables = schema.variables
     nodes = [node for _, phase in structure.phases(schema) for node in phase]
     states = {name: variables[name].states() for name in structure.nodes}
     parents = {name: list(structure.parents(name)) for name in nodes}
-    arrays = reference_cpts(states, parents)
+    from bayesgen.datasets.reference_treatments import TREATMENT_NODES, reference_treatment_cpts
+
+    arrays = reference_cpts(states, {n: parents[n] for n in nodes if n not in TREATMENT_NODES})
+    arrays.update(reference_treatment_cpts(states, {n: parents[n] for n in nodes if n in TREATMENT_NODES}))
     cpts = {name: ConditionalTable(name, tuple(parents[name]), arrays[name]) for name in nodes}
     horizon = horizon_days(schema)
     events = EventModel(schema, structure, horizon, reference_hazards(build_layouts(schema, structure, horizon)))
     return Synthesizer.from_cpts(schema, structure, cpts, events=events)
 
 
-def simulate_registry(n_patients: int, rng: RandomState = None) -> dict:
+def simulate_registry(n_patients: int, rng: RandomState = None, full: bool = False) -> dict:
     """Simulate a reference registry of ``n_patients`` patients (SIMULATED data, not real).
 
     Parameters
     ----------
     n_patients : int
     rng : int, Generator or None
+    full : bool
+        All ten Simulacrum v2 tables (``schemas/simulacrum_v2_full.yaml``: patients, tumours, gene
+        tests, SACT regimens, cycles, drug administrations and outcomes, radiotherapy episodes,
+        prescriptions and exposures) instead of the patient and tumour tables.
 
     Returns
     -------
     dict of str to DataFrame
-        ``"SIM_AV_PATIENT"`` and ``"SIM_AV_TUMOUR"`` in the Simulacrum v2 layout of
-        ``schemas/simulacrum_v2.yaml``.
+        ``"SIM_AV_PATIENT"`` and ``"SIM_AV_TUMOUR"`` (and with ``full`` the eight others) in the
+        Simulacrum v2 layout.
 
     Examples
     --------
-    >>> tables = simulate_registry(1_000, rng=0)
-    >>> sorted(tables)
+    >>> sorted(simulate_registry(1_000, rng=0))
     ['SIM_AV_PATIENT', 'SIM_AV_TUMOUR']
+    >>> tables = simulate_registry(1_000, rng=0, full=True)
+    >>> len(tables), sorted(tables)[:3]
+    (10, ['SIM_AV_GENE', 'SIM_AV_PATIENT', 'SIM_AV_TUMOUR'])
     >>> len(tables["SIM_AV_PATIENT"])
     1000
     """
-    return reference_model().sample(n_patients, rng=rng)
+    return reference_model(full).sample(n_patients, rng=rng)

@@ -304,7 +304,8 @@ def related_rows(source: str, target: str, encoded, schema) -> np.ndarray | None
     """For each row of table ``target``, the row of table ``source`` its values come from.
 
     ``source`` is ``target`` itself (None is returned), one of its ancestors (through the foreign
-    keys), or a child table of the root when ``target`` is the root (each person's index row).
+    keys), or a child table of the root, read on each person's index row (for the root's outcomes
+    and for the tables sampled after the events).
     """
     if source == target:
         return None
@@ -316,7 +317,11 @@ def related_rows(source: str, target: str, encoded, schema) -> np.ndarray | None
             rows = step if rows is None else step[rows]
             name = schema.tables[name].parent.table
         return rows
-    return encoded.index_row[source]  # child-table parent of a root outcome: the index row
+    if target == schema.root_table:  # child-table parent of a root outcome: the index row
+        return encoded.index_row[source]
+    # a table below the root reads a child table of the root on its person's index row (a regimen's
+    # patient's index tumour)
+    return encoded.index_row[source][encoded.person_row[target]]
 
 
 def previous_sibling_days(days: np.ndarray, parent: np.ndarray, first_anchor: np.ndarray) -> np.ndarray:

@@ -310,12 +310,15 @@ class Structure:
             table = variables[node].table
             late = table != root and schema.event_driven(table)  # sampled after the events and outcomes
             allowed = {table, *schema.ancestors(table)} if table != root else {root}
+            if late:  # tables sampled after the events may read the person's index rows (index tumour)
+                allowed |= index_tables
             for parent in self.parents(node):
                 parent_table = variables[parent].table
                 if table != root and parent_table not in allowed:
                     raise StructureError(f"edge {parent} -> {node}: a {table} node can have parents only in "
-                                         f"{table} or its ancestor tables {schema.ancestors(table)}, "
-                                         f"not {parent_table}")
+                                         f"{table} or its ancestor tables {schema.ancestors(table)}"
+                                         + (f" or the index rows of {sorted(index_tables)}" if late else "")
+                                         + f", not {parent_table}")
                 if table != root and not late and ancestors_in_child.get(parent):
                     raise StructureError(
                         f"edge {parent} -> {node}: {parent} is a patient-level outcome of the index "

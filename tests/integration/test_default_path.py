@@ -78,7 +78,9 @@ def test_demo_command_writes_tables_and_reports(tmp_path, capsys):
     assert main(["demo", "--patients", "3000", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Privacy ledger" in printed and "Fidelity" in printed and "violations: none" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["SIM_AV_PATIENT.csv", "SIM_AV_TUMOUR.csv", "model.json"]
+    schema = bg.Schema.load("simulacrum_v2")
+    assert sorted(p.name for p in out.iterdir()) == sorted(["DATA_DICTIONARY.md", "model.json",
+                                                            *(f"{name}.csv" for name in schema.tables)])
     written = pd.read_csv(out / "SIM_AV_TUMOUR.csv", dtype=str, keep_default_na=False)
     assert len(written) > 3000
     assert np.all(written.columns == bg.Schema.load("simulacrum_v2").tables["SIM_AV_TUMOUR"].column_names)
