@@ -12,6 +12,19 @@ unit of noise in a 19,000-cell table, which is mostly noise whatever it gets, th
 registry (50,000 patients, ε = 1, compact structure) one run gave a mean 1-way TVD of 0.053 (patient
 table) and 0.042 (tumour table) with ``uniform``, against 0.066 and 0.049 with ``size``:
 ``python benchmarks/fidelity.py --allocation uniform size`` (figures vary from run to run).
+
+Other data-independent rules did not beat ``uniform`` either. On the simulated registry at 8,000
+training persons and ε = 1 (mean 2-way TVD of the 19-variable person-level table that
+``benchmarks/run.py`` scores, 4 fits each, structure ``simulacrum_v2_compact``), weights
+``(m Δ)^a`` gave, for pure DP, 0.395 (a = -0.5), 0.335 (-0.25), 0.329 (0, uniform), 0.330 (0.25) and
+0.418 (``size``); for zCDP 0.278 (-0.5), 0.249 (-0.25), 0.235 (uniform) and 0.258 (``size``). A rule
+that minimises the expected error of each node's *marginal* (its family table summed over the
+``r`` parent configurations has noise ``sqrt(r)`` times a cell's, so ``b ∝ sqrt(c sqrt(r) Δ)`` for a
+node with ``c`` states) gave 0.228 against 0.214 for ``uniform`` (pure DP) and 0.152 against 0.148
+(zCDP) on the expert structure pruned to families of at most ``n / (4 · noise scale)`` cells. Under
+noise this strong the large tables' errors saturate (their rows fall back to coarser rows whatever
+they get), so budget moved to them is lost and budget moved away from them buys little: the
+lever is the number and size of the tables, not their split (see docs/evaluation.md).
 """
 
 from __future__ import annotations
