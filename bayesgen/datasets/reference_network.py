@@ -167,11 +167,13 @@ def _allowed(rule: Rule, node: str, value, parent_labels: dict) -> bool:
     return (not rule.if_test(labels[rule.if_column])) or rule.then_test(labels[rule.then_column])
 
 
-def _tabulate(node: str, states: dict, parents: dict, function: Callable) -> np.ndarray:
+def _tabulate(node: str, states: dict, parents: dict, function: Callable,
+              constraints: tuple[Rule, ...] | None = None) -> np.ndarray:
     """Tabulate ``function(parent_labels, own_states)`` over every parent combination.
 
-    Forbidden states (a constraint between ``node`` and one of its parents would be violated) get
-    probability exactly 0; each row is then normalised to sum to 1.
+    Forbidden states (a rule of ``constraints``, default :data:`CONSTRAINTS`, between ``node`` and one
+    of its parents would be violated) get probability exactly 0; each row is then normalised to sum
+    to 1.
 
     Parameters
     ----------
@@ -194,7 +196,7 @@ def _tabulate(node: str, states: dict, parents: dict, function: Callable) -> np.
     own = list(states[node])
     names = list(parents.get(node, []))
     shape = tuple(len(states[p]) for p in names)
-    rules = [r for r in CONSTRAINTS
+    rules = [r for r in (CONSTRAINTS if constraints is None else constraints)
              if node in (r.if_column, r.then_column)
              and ({r.if_column, r.then_column} - {node}) <= set(names)
              and r.if_column != r.then_column]

@@ -42,13 +42,13 @@ import numpy as np
 
 from bayesgen.datasets.reference_network import (
     Rule,
-    _allowed,
     _in,
     _mid,
     _not_in,
     _present,
     _site3,
     _stage_level,
+    _tabulate,
     _weights,
 )
 
@@ -114,33 +114,6 @@ TREATMENT_CONSTRAINTS: tuple[Rule, ...] = (
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _tabulate(node: str, states: dict, parents: dict, function: Callable) -> np.ndarray:
-    """Tabulate ``function(pa, own)`` over every parent combination, zeroing forbidden states.
-
-    As :func:`bayesgen.datasets.reference_network._tabulate`, with :data:`TREATMENT_CONSTRAINTS`.
-    """
-    own = list(states[node])
-    names = list(parents.get(node, []))
-    shape = tuple(len(states[p]) for p in names)
-    rules = [r for r in TREATMENT_CONSTRAINTS
-             if node in (r.if_column, r.then_column) and ({r.if_column, r.then_column} - {node}) <= set(names)]
-    table = np.zeros((*shape, len(own)), dtype=float)
-    for index in np.ndindex(*shape):
-        pa = {name: states[name][i] for name, i in zip(names, index, strict=True)}
-        weights = np.asarray(function(pa, own), dtype=float)
-        if weights.shape != (len(own),) or np.any(weights < 0) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"{node}: bad weights for parents {pa}")
-        for rule in rules:
-            for k, value in enumerate(own):
-                if weights[k] and not _allowed(rule, node, value, pa):
-                    weights[k] = 0.0
-        total = weights.sum()
-        if total <= 0:
-            raise ValueError(f"{node}: no allowed state for parents {pa}")
-        table[index] = weights / total
-    return table
-
-
 def _bin_of(own: list, value: float) -> int | None:
     """Index of the ``(lo, hi)`` state holding ``value`` (None if outside every bin)."""
     for k, label in enumerate(own):
@@ -1133,7 +1106,7 @@ def reference_treatment_cpts(states: dict[str, list], parents: dict[str, list[st
     >>> cpts["ADMINISTRATION_ROUTE"].round(2).tolist()
     [[0.0, 1.0, 0.0], [0.97, 0.0, 0.03]]
     """
-    return {node: _tabulate(node, states, parents, _CPT_FUNCTIONS[node])
+    return {node: _tabulate(node, states, parents, _CPT_FUNCTIONS[node], TREATMENT_CONSTRAINTS)
             for node in parents if node in _CPT_FUNCTIONS}
 
 

@@ -98,8 +98,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -107,7 +105,7 @@ import numpy as np
 import pandas as pd
 
 from bayesgen.errors import BayesgenError, DataValidationError
-from bayesgen.files import current_umask
+from bayesgen.tables.io import write_folder_atomically
 
 # -- OMOP CDM v5.4 tables: columns in DDL order, with their kind --------------------------------------
 _I, _N, _S, _D, _T = "int", "num", "str", "date", "datetime"
@@ -887,41 +885,22 @@ def write_omop(omop: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike, for
                *, overwrite: bool = False) -> None:
     """Write OMOP tables as ``out_dir/TABLE.csv|parquet``; the folder appears only when complete.
 
-    Same approach as :func:`bayesgen.tables.write_tables` (a temporary folder renamed onto the
-    target), with OMOP column types: Parquet dates are ``date32``, integers ``int64``.
+    Through :func:`bayesgen.tables.io.write_folder_atomically`, as :func:`bayesgen.tables.io.write_tables`,
+    with OMOP column types: Parquet dates are ``date32``, integers ``int64``.
     """
     import pyarrow.parquet as pq
 
     if format not in FORMATS:
         raise BayesgenError(f"format must be one of {FORMATS}, got {format!r}")
-    target = Path(out_dir)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-        raise BayesgenError(f"output folder {target} exists and is not empty; pass overwrite=True "
-                            f"(--overwrite) to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    staging.chmod(0o777 & ~current_umask())
-    try:
+
+    def write(staging: Path) -> None:
         for name, frame in omop.items():
             if format == "csv":
                 frame.to_csv(staging / f"{name}.csv", index=False, date_format="%Y-%m-%d")
             else:
                 pq.write_table(_arrow_table(name, frame), staging / f"{name}.parquet", compression="zstd")
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "previous")
-            try:
-                os.replace(staging, target)
-            except BaseException:
-                os.replace(old / "previous", target)
-                shutil.rmtree(old, ignore_errors=True)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+
+    write_folder_atomically(out_dir, write, overwrite)
 
 
 def check_omop_integrity(omop: Mapping[str, pd.DataFrame], *, strict: bool = False) -> dict[str, dict]:

@@ -25,7 +25,7 @@ from bayesgen.events.sample import sample_registry_events
 from bayesgen.sampling.registry import SampledCodes, sample_after_events, sample_outcomes
 from bayesgen.schema.columns import days_to_dates
 from bayesgen.schema.decode import TableDecoder, day_numbers, decode_offsets
-from bayesgen.schema.encode import related_rows
+from bayesgen.schema.encode import index_rows, related_rows
 
 
 class RegistryDecoder:
@@ -46,12 +46,12 @@ class RegistryDecoder:
 
     # -- the chunk ------------------------------------------------------------------------------
     def decode(self, sampled: SampledCodes, phase_keys, person_offset: int, offsets: dict[str, int],
-               event_keys=(), on_sampled=None) -> dict[str, pd.DataFrame]:
+               event_keys=()) -> dict[str, pd.DataFrame]:
         """The chunk's tables.
 
-        ``offsets`` gives each child table's global row offset (the caller advances it). Rows dropped
-        at the end of follow-up still used their random streams: ``on_sampled`` is called with the
-        number of rows sampled per table before any was dropped, for the caller's offsets.
+        ``offsets`` gives each child table's global row offset; it is advanced past this chunk's
+        sampled rows for the next chunk (rows dropped at the end of follow-up count: they used their
+        random streams).
         """
         schema = self.schema
         root = schema.root
@@ -80,13 +80,14 @@ class RegistryDecoder:
                     values[table.name][column] = days_to_dates(days)
                 self._decode_columns(table, sampled, values, offsets[table.name])
                 self._order_rows(table, sampled, values)
-        if on_sampled is not None:
-            on_sampled(dict(sampled.n_rows))
+        sampled_rows = dict(sampled.n_rows)
         self._end_follow_up(sampled, values)
         frames = {root.name: self.decoders[root.name].assemble(values[root.name], sampled.n_rows[root.name],
                                                                 person_offset)}
         for table in schema.child_tables:
             frames[table.name] = self._assemble(table, sampled, values, frames, offsets[table.name])
+        for name in offsets:
+            offsets[name] += sampled_rows[name]
         return {name: frames[name] for name in schema.tables}
 
     # -- columns --------------------------------------------------------------------------------
@@ -158,50 +159,30 @@ class RegistryDecoder:
             return
         order = np.lexsort([np.arange(len(parent)), *keys, parent])
         if not np.array_equal(order, np.arange(len(parent))):
-            self._permute(table.name, order, sampled, values)
+            self._take(table.name, order, sampled, values)
 
-    def _permute(self, name: str, order: np.ndarray, sampled: SampledCodes, values: dict) -> None:
-        """Reorder the rows of table ``name`` (row i <- old row order[i]) and re-point the tables below."""
+    def _take(self, name: str, rows: np.ndarray, sampled: SampledCodes, values: dict) -> None:
+        """Keep the rows ``rows`` of table ``name``, in that order (row i <- old row rows[i]); rows of
+        the tables below follow their parents (and go with a parent that is not kept)."""
         for column, value in list(values[name].items()):
-            values[name][column] = value[order]
+            values[name][column] = value[rows]
         for variable in self.variables_of[name]:
             if variable in sampled.codes:
-                sampled.codes[variable] = sampled.codes[variable][order]
-        parent = sampled.parent_row[name][order]
-        sampled.parent_row[name] = parent
-        sampled.person_row[name] = sampled.person_row[name][order]
-        sampled.index_row[name] = _first_rows(parent, sampled.n_rows[self.schema.tables[name].parent.table])
-        new_position = np.empty(len(order), dtype=np.int64)
-        new_position[order] = np.arange(len(order))
+                sampled.codes[variable] = sampled.codes[variable][rows]
+        new_position = np.full(sampled.n_rows[name], -1, dtype=np.int64)
+        new_position[rows] = np.arange(len(rows))
+        sampled.parent_row[name] = sampled.parent_row[name][rows]
+        sampled.person_row[name] = sampled.person_row[name][rows]
+        sampled.n_rows[name] = len(rows)
+        sampled.index_row[name] = index_rows(sampled.parent_row[name],
+                                             sampled.n_rows[self.schema.tables[name].parent.table])
         for child in self.children[name]:
             if child not in sampled.parent_row:
                 continue
             moved = new_position[sampled.parent_row[child]]
             sampled.parent_row[child] = moved
-            self._permute(child, np.argsort(moved, kind="stable"), sampled, values)
-
-    def _drop(self, name: str, keep: np.ndarray, sampled: SampledCodes, values: dict) -> None:
-        """Remove the rows of ``name`` where ``keep`` is False, and every row below them."""
-        if keep.all():
-            return
-        for column, value in list(values[name].items()):
-            values[name][column] = value[keep]
-        for variable in self.variables_of[name]:
-            if variable in sampled.codes:
-                sampled.codes[variable] = sampled.codes[variable][keep]
-        sampled.parent_row[name] = sampled.parent_row[name][keep]
-        sampled.person_row[name] = sampled.person_row[name][keep]
-        sampled.n_rows[name] = int(keep.sum())
-        sampled.index_row[name] = _first_rows(sampled.parent_row[name],
-                                              sampled.n_rows[self.schema.tables[name].parent.table])
-        new_position = np.cumsum(keep) - 1
-        for child in self.children[name]:
-            if child not in sampled.parent_row:
-                continue
-            old_parent = sampled.parent_row[child]
-            child_keep = keep[old_parent]
-            sampled.parent_row[child] = np.where(child_keep, new_position[old_parent], -1)
-            self._drop(child, child_keep, sampled, values)
+            kept = np.flatnonzero(moved >= 0)
+            self._take(child, kept[np.argsort(moved[kept], kind="stable")], sampled, values)
 
     # -- follow-up ------------------------------------------------------------------------------
     def _end_follow_up(self, sampled: SampledCodes, values: dict) -> None:
@@ -225,7 +206,9 @@ class RegistryDecoder:
                     parent = sampled.parent_row[table.name]
                     rank = np.arange(len(parent)) - sampled.index_row[table.name][parent]
                     # a parent keeps its fewest rows (dated at the end at the latest, below)
-                    self._drop(table.name, ~(days > end) | (rank < table.min_rows_per_parent), sampled, values)
+                    keep = ~(days > end) | (rank < table.min_rows_per_parent)
+                    if not keep.all():
+                        self._take(table.name, np.flatnonzero(keep), sampled, values)
         follow_up = next(iter(ends.values()))
         for table in schema.child_tables:
             end = follow_up[sampled.person_row[table.name]]
@@ -242,10 +225,9 @@ class RegistryDecoder:
         schema = self.schema
         own = dict(values[table.name])
         parent_rows = sampled.parent_row[table.name]
-        parent_frame = frames[table.parent.table]
-        parent_ids = np.asarray(parent_frame[schema.parent_key_column(table)])[parent_rows]
-        if isinstance(parent_frame[schema.parent_key_column(table)].dtype, pd.StringDtype):
-            parent_ids = pd.array(parent_ids, dtype="string")
+        parent_keys = frames[table.parent.table][schema.parent_key_column(table)]
+        parent_ids = parent_keys.array[parent_rows] if isinstance(parent_keys.dtype, pd.StringDtype) \
+            else parent_keys.to_numpy()[parent_rows]
         for column in table.columns:
             rule = column.derived
             if rule is None:
@@ -282,12 +264,3 @@ class RegistryDecoder:
                 else:
                     own[column.name] = np.asarray(child_values)[np.maximum(picked, 0)]
         return self.decoders[table.name].assemble(own, sampled.n_rows[table.name], offset, parent_ids)
-
-
-def _first_rows(parent: np.ndarray, n_parent: int) -> np.ndarray:
-    """Per parent row, its first row in ``parent`` (grouped, in order); -1 for none."""
-    first = np.full(n_parent, -1, dtype=np.int64)
-    if len(parent):
-        starts = np.r_[0, np.flatnonzero(np.diff(parent)) + 1]
-        first[parent[starts]] = starts
-    return first

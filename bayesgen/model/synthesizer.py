@@ -248,12 +248,7 @@ class Synthesizer:
                 size = min(int(chunk_size), int(n_patients) - start)
                 sampled = sample_before_outcomes(self._plan, self.schema, size, phase_keys, start, child_offsets,
                                                  block=2048)
-                positions = {}  # rows sampled per table, before the end of follow-up dropped any
-                frames = decoder.decode(sampled, phase_keys, start, child_offsets, event_keys,
-                                        on_sampled=positions.update)
-                yield frames
-                for name in child_offsets:
-                    child_offsets[name] += positions[name]
+                yield decoder.decode(sampled, phase_keys, start, child_offsets, event_keys)  # advances the offsets
         finally:
             numba.set_num_threads(previous_threads)
 

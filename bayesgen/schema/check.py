@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayesgen.schema.encode import encode_tables, related_rows
+from bayesgen.schema.encode import _day_numbers, encode_tables, related_rows
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,6 @@ def _derived_violations(frames: dict, table, schema, encoded) -> list[Violation]
     return out
 
 
-def _days(values) -> np.ndarray:
-    days = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]")
-    out = days.astype(np.int64).astype(np.float64)
-    out[np.isnat(days)] = np.nan
-    return out
-
-
 def _date_violations(frames: dict, table, schema, encoded) -> list[Violation]:
     """Relative dates at or after their anchor's earliest offset; chained dates in order."""
     out = []
@@ -138,8 +131,8 @@ def _date_violations(frames: dict, table, schema, encoded) -> list[Violation]:
         if not column.relative_to:
             continue
         anchor_table, anchor_column = schema.anchor_of(table, column)
-        value = _days(frames[table.name][column.name])
-        anchor = aligned(_days(frames[anchor_table][anchor_column]), anchor_table, table.name, encoded, schema)
+        value = _day_numbers(frames[table.name][column.name])
+        anchor = aligned(_day_numbers(frames[anchor_table][anchor_column]), anchor_table, table.name, encoded, schema)
         if anchor_table != table.name and table.name == schema.root_table:
             anchor = np.where(encoded.index_row[anchor_table] >= 0, anchor, np.nan)
         if column.chained:
@@ -164,14 +157,14 @@ def _follow_up_violations(frames: dict, schema, encoded) -> list[Violation]:
     process = next((p for p in schema.events.processes if p.unit == root and p.terminal), None)
     if process is None:
         return []
-    end = _days(frames[root][process.date])
+    end = _day_numbers(frames[root][process.date])
     out = []
     for table in schema.child_tables:
         person_end = end[encoded.person_row[table.name]]
         for column in table.modelled_columns:
             if column.type != "date":
                 continue
-            late = _days(frames[table.name][column.name]) > person_end
+            late = _day_numbers(frames[table.name][column.name]) > person_end
             if late.any():
                 out.append(Violation(table.name, column.name, f"after the person's {process.date}", int(late.sum())))
     return out

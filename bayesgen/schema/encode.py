@@ -276,10 +276,7 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
         counts = np.bincount(kept_parent, minlength=n_parent)
         if table.count_variable:
             codes[table.count_variable] = (counts - table.min_rows_per_parent).astype(np.int16)
-        first = np.full(n_parent, -1, dtype=np.int64)
-        starts = np.r_[0, np.flatnonzero(np.diff(kept_parent)) + 1] if len(kept) else np.array([], dtype=np.int64)
-        first[kept_parent[starts]] = starts
-        index_row[table.name] = first
+        index_row[table.name] = index_rows(kept_parent, n_parent)
         person = person_row[parent.name][kept_parent]
         person_row[table.name] = person
         rows_per_person[table.name] = schema.rows_bound_per_person(table.name)
@@ -298,6 +295,21 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
     return EncodedData(codes=codes, n_rows=n_rows, parent_row=parent_row, index_row=index_row,
                        rows_per_person=rows_per_person, bounding_report=report, frames=kept_frames,
                        person_row=person_row, fit_mask=fit_mask)
+
+
+def index_rows(parent: np.ndarray, n_parent: int) -> np.ndarray:
+    """Per parent row, its first row in ``parent`` (each parent's rows contiguous); -1 for none.
+
+    Examples
+    --------
+    >>> index_rows(np.array([0, 0, 2]), 4).tolist()
+    [0, -1, 2, -1]
+    """
+    first = np.full(n_parent, -1, dtype=np.int64)
+    if len(parent):
+        starts = np.r_[0, np.flatnonzero(np.diff(parent)) + 1]
+        first[parent[starts]] = starts
+    return first
 
 
 def related_rows(source: str, target: str, encoded, schema) -> np.ndarray | None:

@@ -60,15 +60,13 @@ def read_tables(paths, schema, sep: str = ",") -> dict[str, pd.DataFrame]:
     return tables
 
 
-def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", overwrite: bool = False,
-                 sep: str = ",", texts: dict[str, str] | None = None) -> None:
-    """Write each table as ``out_dir/TABLE.csv`` or ``.parquet``; the folder appears only when complete.
+def write_folder_atomically(out_dir, write, overwrite: bool = False) -> None:
+    """Call ``write(staging_folder)``, then put the folder in place of ``out_dir`` in one rename.
 
-    An existing non-empty ``out_dir`` is refused unless ``overwrite`` is true. ``texts`` maps file
-    names to text written alongside (e.g. ``DATA_DICTIONARY.md``), in the same atomic step.
+    An existing non-empty ``out_dir`` is refused unless ``overwrite`` is true; it is replaced only
+    when ``write`` has finished, and put back if the rename fails, so a failed run leaves no
+    partial output and loses nothing.
     """
-    if fmt not in FORMATS:
-        raise BayesgenError(f"format must be one of {FORMATS}, got {fmt!r}")
     target = Path(out_dir)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
         raise BayesgenError(f"output folder {target} exists and is not empty; pass overwrite=True "
@@ -77,13 +75,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", ove
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700); the output folder is ordinary
     try:
-        for name, frame in tables.items():
-            if fmt == "csv":
-                frame.to_csv(staging / f"{name}.csv", index=False, sep=sep, date_format="%Y-%m-%d")
-            else:
-                frame.to_parquet(staging / f"{name}.parquet", index=False)
-        for file_name, text in (texts or {}).items():
-            (staging / file_name).write_text(text, encoding="utf-8")
+        write(staging)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, old / "previous")
@@ -99,3 +91,25 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", ove
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir, fmt: str = "csv", overwrite: bool = False,
+                 sep: str = ",", texts: dict[str, str] | None = None) -> None:
+    """Write each table as ``out_dir/TABLE.csv`` or ``.parquet``; the folder appears only when complete.
+
+    An existing non-empty ``out_dir`` is refused unless ``overwrite`` is true. ``texts`` maps file
+    names to text written alongside (e.g. ``DATA_DICTIONARY.md``), in the same atomic step.
+    """
+    if fmt not in FORMATS:
+        raise BayesgenError(f"format must be one of {FORMATS}, got {fmt!r}")
+
+    def write(staging: Path) -> None:
+        for name, frame in tables.items():
+            if fmt == "csv":
+                frame.to_csv(staging / f"{name}.csv", index=False, sep=sep, date_format="%Y-%m-%d")
+            else:
+                frame.to_parquet(staging / f"{name}.parquet", index=False)
+        for file_name, text in (texts or {}).items():
+            (staging / file_name).write_text(text, encoding="utf-8")
+
+    write_folder_atomically(out_dir, write, overwrite)
