@@ -6,8 +6,8 @@ Examples
 >>> schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
 >>> dag = bg.Structure.load("structures/simulacrum_v2.yaml")
 >>> model = bg.Synthesizer(schema, structure=dag, epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0))
->>> sorted(model.sample(50, rng=7))
-['SIM_AV_PATIENT', 'SIM_AV_TUMOUR']
+>>> sorted(model.sample(50, rng=7))[:3], len(schema.tables)
+(['SIM_AV_GENE', 'SIM_AV_PATIENT', 'SIM_AV_TUMOUR'], 10)
 """
 
 from bayesgen import datasets, evaluate

@@ -44,7 +44,7 @@ def load(dataset: str, patients: int):
         return schema, structure, make_toy_tables(n=patients, seed=0)
     schema = bg.Schema.load("simulacrum_v2")
     structure = bg.Structure.load("structures/simulacrum_v2_compact.yaml")
-    return schema, structure, bg.datasets.simulate_registry(patients, rng=0)
+    return schema, structure, bg.datasets.simulate_registry(patients, rng=0, full=False)
 
 
 def main() -> None:

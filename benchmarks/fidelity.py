@@ -37,9 +37,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    schema = Schema.load("schemas/simulacrum_v2.yaml")
+    schema = Schema.load("schemas/simulacrum_v2_core.yaml")
     structure = Structure.load(args.structure)
-    real = simulate_registry(args.patients, rng=args.seed)
+    real = simulate_registry(args.patients, rng=args.seed, full=False)
     print(f"simulated registry: {args.patients:,} patients, {len(real['SIM_AV_TUMOUR']):,} tumours; "
           f"structure {args.structure} ({len(structure.edges)} edges); {args.repeats} fits per row")
     header = (f"{'epsilon':>8} {'postproc':>8} {'shrink':>6} {'alloc':>7} | {'patient 1w':>10} "

@@ -169,10 +169,10 @@ def main(argv=None) -> None:
               f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start (the machine "
               f"is shared with other work)")
         start = time.perf_counter()
-        schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-        structure = bg.Structure.load("structures/simulacrum_v2.yaml")
+        schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+        structure = bg.Structure.load("structures/simulacrum_v2_core.yaml")
         model = bg.Synthesizer(schema, structure, epsilon=1.0).fit(bg.datasets.simulate_registry(args.fit_patients,
-                                                                                                  rng=0))
+                                                                                                  rng=0, full=False))
         model_path = scratch / "model.json"
         model.save(model_path)
         print(f"fitted the shipped Simulacrum model on {args.fit_patients:,} simulated patients at epsilon=1 in "

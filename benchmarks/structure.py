@@ -1,8 +1,8 @@
 """Structure learning on the simulated registry: distance to the true DAG, fidelity, and DataSynthesizer.
 
 Everything runs on the embedded SIMULATED reference registry
-(``bayesgen.datasets.simulate_registry(--patients, rng=--seed)``), whose true DAG is
-``structures/simulacrum_v2.yaml``. Figures vary between runs: the DP noise is never seeded.
+(``bayesgen.datasets.simulate_registry(--patients, rng=--seed, full=False)``), whose true DAG is
+``structures/simulacrum_v2_core.yaml``. Figures vary between runs: the DP noise is never seeded.
 
 1. **Structure learning.** For each ε_structure in ``--structure-epsilons`` the DP search
    (``learn_structure(real, schema, epsilon=ε_s, fit_epsilon=1)``; ∞: no noise, ``max_parents=2``)
@@ -56,8 +56,8 @@ STRUCTURE_SHARE = 0.3
 TVD_TARGET = 1.10  # learned / expert at epsilon = 1 in total
 DS_TVD_TARGET = 0.75  # ours / DataSynthesizer
 DS_SPEED_TARGET = 10.0  # DataSynthesizer seconds / ours
-SCHEMA = "schemas/simulacrum_v2.yaml"
-TRUE_DAG = "structures/simulacrum_v2.yaml"
+SCHEMA = "schemas/simulacrum_v2_core.yaml"
+TRUE_DAG = "structures/simulacrum_v2_core.yaml"
 COMPACT_DAG = "structures/simulacrum_v2_compact.yaml"
 
 
@@ -209,13 +209,13 @@ def run(args, argv, n_patients: int, repeats: int, ds_rows: int) -> None:
           f"{os.cpu_count()} cores")
     schema = Schema.load(SCHEMA)
     true_dag, compact_dag = Structure.load(TRUE_DAG), Structure.load(COMPACT_DAG)
-    real = simulate_registry(n_patients, rng=args.seed)
+    real = simulate_registry(n_patients, rng=args.seed, full=False)
     root, child = schema.root_table, schema.child_tables[0].name
-    print(f"SIMULATED registry (simulate_registry({n_patients}, rng={args.seed})): {len(real[root]):,} patients, "
+    print(f"SIMULATED registry (simulate_registry({n_patients}, rng={args.seed}, full=False)): {len(real[root]):,} patients, "
           f"{len(real[child]):,} tumours, {len(schema.variables)} model variables; true DAG {TRUE_DAG} "
           f"({len(true_dag.edges)} edges, max in-degree {max_in_degree(true_dag)}); {repeats} fit(s) per row, "
           f"each sampling {n_patients:,} synthetic patients; DP noise unseeded, figures vary between runs")
-    Synthesizer(schema, compact_dag, epsilon=EPSILON).fit(simulate_registry(500, rng=1)).sample(10)  # warm-up
+    Synthesizer(schema, compact_dag, epsilon=EPSILON).fit(simulate_registry(500, rng=1, full=False)).sample(10)  # warm-up
 
     def fit_and_score(structure, repeat):
         started = time.perf_counter()

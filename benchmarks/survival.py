@@ -161,11 +161,11 @@ def consistency_violations(tables: dict) -> dict[str, int]:
 
 
 def run_registry(args) -> None:
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
     structure = bg.Structure.load(args.structure)
     n = args.patients
     print(f"Simulated registry: {n:,} patients (SIMULATED, not real), structure {args.structure}")
-    tables = simulate_registry(n, rng=1)
+    tables = simulate_registry(n, rng=1, full=False)
     real = patient_frame(tables)
     grid = np.arange(0, 3288, 7)
     real_hr = stage_hazard_ratios(real)

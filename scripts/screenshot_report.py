@@ -68,9 +68,9 @@ def demo_report(path: Path) -> None:
     """A report of a model fitted at epsilon = 1 on 10,000 SIMULATED patients."""
     import bayesgen as bg
 
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    real = bg.datasets.simulate_registry(10_000, rng=0)
-    holdout = bg.datasets.simulate_registry(3_000, rng=1)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    real = bg.datasets.simulate_registry(10_000, rng=0, full=False)
+    holdout = bg.datasets.simulate_registry(3_000, rng=1, full=False)
     model = bg.Synthesizer(schema, bg.Structure.load("structures/simulacrum_v2_compact.yaml"), epsilon=1.0).fit(real)
     bg.evaluate(real, model.sample(10_000, rng=2), schema, holdout=holdout, ledger=model.ledger_).to_html(path)
 

@@ -55,9 +55,9 @@ def saved_simulacrum_model(tmp_path_factory) -> bg.Synthesizer:
 
     Its model file is at ``.model_path`` (the scale-out tests hand it to workers).
     """
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
-    fitted = bg.Synthesizer(schema, structure, epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0))
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    structure = bg.Structure.load("structures/simulacrum_v2_core.yaml")
+    fitted = bg.Synthesizer(schema, structure, epsilon=1.0).fit(bg.datasets.simulate_registry(2_000, rng=0, full=False))
     fitted.model_path = tmp_path_factory.mktemp("model") / "model.json"
     fitted.save(fitted.model_path)
     return fitted

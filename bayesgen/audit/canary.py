@@ -77,20 +77,24 @@ def make_canary(tables: dict, schema, id_offset: int = 10_000_000) -> dict:
     person = counts.idxmax()
     out = {}
     root_rows = tables[root.name][tables[root.name][root.primary_key] == person].copy()
-    new_person = _new_key(person, id_offset)
-    root_rows[root.primary_key] = new_person
     out[root.name] = _rarest(root_rows, tables[root.name], root, constrained, sources)
-    for child in children:
+    for child in children:  # the person's whole subtree, parents first
         frame = tables[child.name]
-        rows = frame[frame[child.parent.key] == person].copy()
-        rows[child.primary_key] = [_new_key(k, id_offset) for k in rows[child.primary_key]]
-        rows[child.parent.key] = new_person
-        rows = _rarest(rows, frame, child, constrained, sources)
-        for column in child.columns:  # derived copies of patient columns follow the canary's values
+        parent_keys = out[child.parent.table][schema.parent_key_column(child)]
+        rows = frame[frame[child.parent.key].isin(parent_keys)].copy()
+        out[child.name] = _rarest(rows, frame, child, constrained, sources)
+    # new keys: the same map on every id column of every table keeps every join (keys, references
+    # and copied ancestor ids alike)
+    for name, rows in out.items():
+        for column in schema.tables[name].columns:
+            if column.type == "id":
+                rows[column.name] = [_new_key(k, id_offset) for k in rows[column.name]]
+    for child in children:  # derived copies of patient columns follow the canary's values
+        rows = out[child.name]
+        for column in child.columns:
             rule = column.derived
-            if rule is not None and rule.source_table == root.name:
+            if rule is not None and rule.kind == "copy" and rule.source_table == root.name and len(rows):
                 rows[column.name] = out[root.name][rule.source_column].iloc[0]
-        out[child.name] = rows
     return {name: frame.reset_index(drop=True) for name, frame in out.items()}
 
 
@@ -156,8 +160,8 @@ def run_canary_audit(tables: dict, schema, make_model, epsilon: float, n_fits: i
     Examples
     --------
     >>> import bayesgen as bg
-    >>> schema = bg.Schema.load("simulacrum_v2")
-    >>> data = bg.datasets.simulate_registry(300, rng=0)
+    >>> schema = bg.Schema.load("simulacrum_v2_core")            # patients and tumours
+    >>> data = bg.datasets.simulate_registry(300, rng=0, full=False)
     >>> dag = bg.Structure.load("structures/simulacrum_v2_compact.yaml")
     >>> result = run_canary_audit(data, schema, lambda: bg.Synthesizer(schema, dag, epsilon=1.0),
     ...                           epsilon=1.0, n_fits=6, rng=0)

@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--events-share", type=float, default=0.25,
                      help="with a structure that has an events section: share of the budget spent on the "
                           "event hazards (default 0.25)")
+    fit.add_argument("--prune", type=_prune, default=4.0,
+                     help="size each conditional table to its noise (theta-usefulness): drop a node's "
+                          "last-listed parents until its average count per cell is at least PRUNE noise "
+                          "scales (default 4; 'none' fits the structure as given)")
     fit.add_argument("--sep", default=None, help="CSV separator of the input (default: the schema's, "
                      "usually ',')")
     fit.add_argument("-o", "--output", required=True, help="where to write the model file (JSON)")
@@ -123,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--patients", type=int, default=50_000)
     demo.add_argument("--epsilon", type=_epsilon, default=1.0)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--structure", default="structures/simulacrum_v2_compact.yaml",
-                      help="expert structure to fit (default: the compact one, sized for DP at this scale; "
-                           "structures/simulacrum_v2.yaml is the full DAG, the simulator's truth)")
+    demo.add_argument("--structure", default="structures/simulacrum_v2.yaml",
+                      help="expert structure to fit (default: the shipped one, over all ten tables; it is also "
+                           "the simulator's true DAG)")
     demo.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
 
     structure = commands.add_parser("structure", help="learn, show or compare structures (DAG YAML files)",
@@ -208,6 +212,15 @@ def _progress(iterable, total, desc):
     return tqdm(iterable, total=total, desc=desc, unit="chunk", disable=not sys.stderr.isatty())
 
 
+def _prune(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--prune must be a positive number or 'none', got {text}")
+    return value
+
+
 def run_fit(args) -> None:
     from bayesgen.model.synthesizer import Synthesizer
     from bayesgen.schema.schema import Schema
@@ -224,7 +237,12 @@ def run_fit(args) -> None:
     model = Synthesizer(schema, structure, epsilon=args.epsilon, delta=args.delta, privacy=args.privacy,
                         allocation=args.allocation, postprocessing=args.postprocessing,
                         shrinkage=args.shrinkage, structure_share=args.structure_share,
-                        events_share=args.events_share).fit(tables)
+                        events_share=args.events_share, prune=args.prune).fit(tables)
+    if model.pruned_edges_:
+        print(f"sized the tables to the noise: {len(model.pruned_edges_)} of {len(model.pruned_edges_) + len(model.structure_.edges)} "
+              f"edges dropped (theta = {args.prune:g}): "
+              + ", ".join(f"{a} -> {b}" for a, b in model.pruned_edges_[:8])
+              + (" ..." if len(model.pruned_edges_) > 8 else ""))
     if structure == "learn":
         print(f"learned a structure with {len(model.structure_.edges)} edges under DP "
               f"({args.structure_share:.0%} of the budget)")
@@ -339,17 +357,20 @@ def run_demo(args) -> None:
     t0 = time.perf_counter()
     real = simulate_registry(args.patients, rng=args.seed)
     t1 = time.perf_counter()
-    print(f"simulated {args.patients:,} patients, {len(real['SIM_AV_TUMOUR']):,} tumours "
-          f"(SIMULATED reference registry) in {t1 - t0:.1f} s")
+    print(f"simulated {args.patients:,} patients, {len(real['SIM_AV_TUMOUR']):,} tumours, "
+          f"{len(real['SIM_SACT_REGIMEN']):,} SACT regimens, {len(real['SIM_RTDS_EPISODE']):,} radiotherapy episodes "
+          f"(SIMULATED reference registry, {len(real)} tables) in {t1 - t0:.1f} s")
     model = Synthesizer(schema, structure, epsilon=args.epsilon).fit(real)
     t2 = time.perf_counter()
     print(f"fitted at epsilon={args.epsilon:g} with the expert structure {args.structure} "
-          f"({len(structure.edges)} edges) in {t2 - t1:.1f} s")
+          f"({len(structure.edges)} edges, {len(model.pruned_edges_)} dropped to size the tables to the noise) "
+          f"in {t2 - t1:.1f} s")
     synthetic = _sample_to(model, args.patients, out, "csv", args.seed + 1, 1_000_000, None, ",", args.overwrite)
     model.save(out / "model.json")
     t3 = time.perf_counter()
-    print(f"sampled {args.patients:,} synthetic patients, {len(synthetic['SIM_AV_TUMOUR']):,} tumours, "
-          f"wrote {', '.join(f'{n}.csv' for n in synthetic)} and model.json to {out}/ in {t3 - t2:.1f} s")
+    rows = ", ".join(f"{len(frame):,} {name}" for name, frame in synthetic.items())
+    print(f"sampled {args.patients:,} synthetic patients in {t3 - t2:.1f} s: {rows}; wrote one CSV per table "
+          f"and model.json to {out}/")
     from bayesgen.schema.check import check_tables
 
     violations = check_tables(synthetic, schema, structure)

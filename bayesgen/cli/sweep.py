@@ -176,9 +176,10 @@ def run(args) -> None:
             raise BayesgenError("give DATA or --simulate, not both")
         from bayesgen.datasets import simulate_registry
 
-        if schema.name != "simulacrum_v2":
-            raise BayesgenError("--simulate makes Simulacrum v2 tables: use --schema schemas/simulacrum_v2.yaml")
-        tables = simulate_registry(args.simulate, rng=args.seed)
+        if schema.name not in ("simulacrum_v2", "simulacrum_v2_core"):
+            raise BayesgenError("--simulate makes Simulacrum v2 tables: use --schema schemas/simulacrum_v2.yaml "
+                                "(all ten tables) or schemas/simulacrum_v2_core.yaml (patients and tumours)")
+        tables = simulate_registry(args.simulate, rng=args.seed, full=schema.name == "simulacrum_v2")
     elif args.data:
         tables = read_tables(args.data, schema, sep=args.sep)
     else:

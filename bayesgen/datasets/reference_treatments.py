@@ -2,8 +2,8 @@
 
 Hand-set, like :mod:`bayesgen.datasets.reference_network`, from clinical common knowledge about
 cancer treatment in England; nothing is estimated from any data. It covers the eight tables of
-``schemas/drafts/simulacrum_v2_treatment_tables.yaml`` and the edges of
-``structures/drafts/simulacrum_v2_treatment_edges.yaml``:
+``schemas/simulacrum_v2.yaml`` beyond the patient and tumour tables, and the edges of
+``structures/simulacrum_v2.yaml`` into them:
 
 - SACT: which benchmark regimen a patient's index tumour site calls for, its intent given the stage,
   how many cycles (planned courses, stopped early more often in palliative care), the cycle length
@@ -21,12 +21,12 @@ cancer treatment in England; nothing is estimated from any data. It covers the e
 Every CPT function takes the parents' state labels (``pa``, category strings, ``(lo, hi)`` bins,
 integers for row counts and row positions, ``None`` for missing) and the node's own labels, and
 returns weights; :func:`reference_treatment_cpts` tabulates them, giving probability exactly 0 to every
-state a constraint of the draft schema forbids (:data:`TREATMENT_CONSTRAINTS`).
+state a constraint of the schema forbids (:data:`TREATMENT_CONSTRAINTS`).
 
 Optional position parents: ``CYCLE_NUMBER`` (the cycle's row number) and ``DRUG_POSITION`` (a drug
-row's position in its cycle) are used when they are parents (see the draft structure's
-``edges_with_position_parents``) and averaged over otherwise, so the same functions serve both
-structures.
+row's position in its cycle) are used when they are parents and averaged over otherwise. The
+shipped structure has no such edges (the engine has no row-position variables); the unit tests add
+them (``tests/unit/test_reference_treatments.py``, ``POSITION_EDGES``) to test this path.
 
 Numpy only; no randomness.
 """
@@ -80,7 +80,7 @@ MAX_DRUGS = 4         # SIM_SACT_DRUG_DETAIL.max_rows_per_parent
 MAX_EXPOSURES = 5     # SIM_RTDS_EXPOSURE.max_rows_per_parent
 
 # ---------------------------------------------------------------------------------------------
-# constraints (mirror of the draft schema's `constraints`)
+# constraints (mirror of the schema's treatment and gene-test `constraints`)
 # ---------------------------------------------------------------------------------------------
 ORAL_ONLY = ("ABIRATERONE", "CAPECITABINE", "DABRAFENIB", "ENZALUTAMIDE", "OSIMERTINIB", "PALBOCICLIB",
              "PAZOPANIB", "SORAFENIB", "SUNITINIB", "TEMOZOLOMIDE", "TRAMETINIB")
@@ -108,7 +108,7 @@ TREATMENT_CONSTRAINTS: tuple[Rule, ...] = (
          _in("abnormal", "borderline")),
     Rule("abnormal type needs abnormal result", "ABNORMAL_GAT", _present, "OVERALL_TS", _in("abnormal")),
 )
-"""The draft schema's constraints, as predicates on state labels (``None`` is the missing state)."""
+"""The schema's treatment and gene-test constraints, as predicates on state labels (``None`` is the missing state)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1192,7 +1192,7 @@ def treatment_hazard_table(layout, e: int) -> np.ndarray:
     """The true hazards of event ``e`` of a process layout (:class:`bayesgen.events.layout.EventLayout`).
 
     Shape ``(*group cards, n_history, n_intervals)``; the given variables are found by name (site,
-    stage and plan intent, grouped as in the draft structure; absent ones take a neutral group). The
+    stage and plan intent, grouped as in the structure's `events`; absent ones take a neutral group). The
     history index is the number of earlier occurrences (no ``after`` events are used).
     """
     name = layout.names[e]

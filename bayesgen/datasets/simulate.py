@@ -21,18 +21,18 @@ from bayesgen.rng import RandomState
 from bayesgen.schema.schema import Schema
 from bayesgen.structure.structure import Structure
 
-SCHEMA_FILE = "schemas/simulacrum_v2.yaml"
+SCHEMA_FILE = "schemas/simulacrum_v2.yaml"  # all ten Simulacrum v2 tables (the default)
 STRUCTURE_FILE = "structures/simulacrum_v2.yaml"
-FULL_SCHEMA_FILE = "schemas/simulacrum_v2_full.yaml"  # all ten Simulacrum v2 tables
-FULL_STRUCTURE_FILE = "structures/simulacrum_v2_full.yaml"
+CORE_SCHEMA_FILE = "schemas/simulacrum_v2_core.yaml"  # the patient and tumour tables only
+CORE_STRUCTURE_FILE = "structures/simulacrum_v2_core.yaml"
 
 
 @functools.cache
-def reference_model(full: bool = False):
+def reference_model(full: bool = True):
     """The ground-truth model of the simulator, as a ready-to-sample :class:`~bayesgen.Synthesizer`.
 
-    ``full``: the ten-table Simulacrum set (``schemas/simulacrum_v2_full.yaml``) instead of the
-    patient and tumour tables.
+    ``full``: the ten-table Simulacrum set (``schemas/simulacrum_v2.yaml``, the default); with
+    ``full=False``, the patient and tumour tables only (``schemas/simulacrum_v2_core.yaml``).
 
     Examples
     --------
@@ -47,8 +47,8 @@ def reference_model(full: bool = False):
     from bayesgen.events.model import EventModel
     from bayesgen.model.synthesizer import Synthesizer
 
-    schema = Schema.load(FULL_SCHEMA_FILE if full else SCHEMA_FILE)
-    structure = Structure.load(FULL_STRUCTURE_FILE if full else STRUCTURE_FILE)
+    schema = Schema.load(SCHEMA_FILE if full else CORE_SCHEMA_FILE)
+    structure = Structure.load(STRUCTURE_FILE if full else CORE_STRUCTURE_FILE)
     variables = schema.variables
     nodes = [node for _, phase in structure.phases(schema) for node in phase]
     states = {name: variables[name].states() for name in structure.nodes}
@@ -63,7 +63,7 @@ def reference_model(full: bool = False):
     return Synthesizer.from_cpts(schema, structure, cpts, events=events)
 
 
-def simulate_registry(n_patients: int, rng: RandomState = None, full: bool = False) -> dict:
+def simulate_registry(n_patients: int, rng: RandomState = None, full: bool = True) -> dict:
     """Simulate a reference registry of ``n_patients`` patients (SIMULATED data, not real).
 
     Parameters
@@ -71,21 +71,22 @@ def simulate_registry(n_patients: int, rng: RandomState = None, full: bool = Fal
     n_patients : int
     rng : int, Generator or None
     full : bool
-        All ten Simulacrum v2 tables (``schemas/simulacrum_v2_full.yaml``: patients, tumours, gene
-        tests, SACT regimens, cycles, drug administrations and outcomes, radiotherapy episodes,
-        prescriptions and exposures) instead of the patient and tumour tables.
+        All ten Simulacrum v2 tables (the default, ``schemas/simulacrum_v2.yaml``: patients, tumours,
+        gene tests, SACT regimens, cycles, drug administrations and outcomes, radiotherapy episodes,
+        prescriptions and exposures); ``False``: the patient and tumour tables only
+        (``schemas/simulacrum_v2_core.yaml``).
 
     Returns
     -------
     dict of str to DataFrame
-        ``"SIM_AV_PATIENT"`` and ``"SIM_AV_TUMOUR"`` (and with ``full`` the eight others) in the
+        The ten tables (or, with ``full=False``, ``"SIM_AV_PATIENT"`` and ``"SIM_AV_TUMOUR"``) in the
         Simulacrum v2 layout.
 
     Examples
     --------
-    >>> sorted(simulate_registry(1_000, rng=0))
+    >>> sorted(simulate_registry(1_000, rng=0, full=False))
     ['SIM_AV_PATIENT', 'SIM_AV_TUMOUR']
-    >>> tables = simulate_registry(1_000, rng=0, full=True)
+    >>> tables = simulate_registry(1_000, rng=0)
     >>> len(tables), sorted(tables)[:3]
     (10, ['SIM_AV_GENE', 'SIM_AV_PATIENT', 'SIM_AV_TUMOUR'])
     >>> len(tables["SIM_AV_PATIENT"])

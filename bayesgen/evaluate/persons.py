@@ -6,6 +6,11 @@ modelled columns, the modelled columns of each child table's *index row* (the fi
 table's ``order_by`` order, then its primary key, exactly the row the model treats as the index
 row) and each child table's row count (its count variable, bounded as the model bounds it). Its
 schema is built from the declared one (same code sets, bounds and bins), never from the data.
+
+The child tables in the view are those directly under the root whose rows per person are a count
+variable (patients' tumours in the Simulacrum): tables further down the tree, and tables whose rows
+are event occurrences (SACT regimens), have no single index row per person that the model samples
+as such; :mod:`bayesgen.evaluate.rows` scores them table by table.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def person_schema(schema: Schema) -> Schema:
     root = schema.root
     columns = [root.column(root.primary_key).to_dict()]
     columns += [c.to_dict() for c in root.modelled_columns]
-    for table in schema.child_tables:
+    for table in person_tables(schema):
         optional = table.min_rows_per_parent == 0  # persons without rows: index columns missing
         for column in table.modelled_columns:
             body = column.to_dict()
@@ -46,6 +51,17 @@ def person_schema(schema: Schema) -> Schema:
     body = {"spec_version": 1, "name": f"{schema.name}_persons", "root_table": name,
             "tables": {name: {"primary_key": root.primary_key, "columns": columns}}}
     return Schema.from_dict(body, source=f"person view of {schema.name}")
+
+
+def person_tables(schema: Schema) -> list:
+    """The child tables whose index rows and row counts the person view holds (see the module notes).
+
+    Examples
+    --------
+    >>> [t.name for t in person_tables(Schema.load("schemas/simulacrum_v2.yaml"))]
+    ['SIM_AV_TUMOUR']
+    """
+    return [t for t in schema.child_tables if t.parent.table == schema.root_table and t.count_variable]
 
 
 def person_view(tables, schema: Schema) -> dict[str, pd.DataFrame]:
@@ -78,7 +94,7 @@ def person_view(tables, schema: Schema) -> dict[str, pd.DataFrame]:
         return {name: tables[root.name]}
     base = tables[root.name]
     out = base[[root.primary_key] + [c.name for c in root.modelled_columns]].reset_index(drop=True)
-    for table in schema.child_tables:
+    for table in person_tables(schema):
         first = index_rows(tables, schema, table.name)
         for column in table.modelled_columns:
             values = first[column.name]

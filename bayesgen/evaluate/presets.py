@@ -29,6 +29,10 @@ PRESETS: dict[str, tuple[SurvivalSpec, TargetSpec]] = {
         "dead within 1 year", survival=_SIMULACRUM_OS, horizon=365,
         exclude=("DEATHCAUSECODE_1A", "DEATHCAUSECODE_1B", "DEATHCAUSECODE_1C", "DEATHCAUSECODE_2",
                  "DEATHCAUSECODE_UNDERLYING", "DEATHLOCATIONCODE"))),
+    "simulacrum_v2_core": (_SIMULACRUM_OS, TargetSpec(
+        "dead within 1 year", survival=_SIMULACRUM_OS, horizon=365,
+        exclude=("DEATHCAUSECODE_1A", "DEATHCAUSECODE_1B", "DEATHCAUSECODE_1C", "DEATHCAUSECODE_2",
+                 "DEATHCAUSECODE_UNDERLYING", "DEATHLOCATIONCODE"))),
     "gbsg2": (_GBSG2_RFS, TargetSpec("recurrence or death within 2 years", survival=_GBSG2_RFS, horizon=730)),
     "ncr_breast": (_NCR_OS, TargetSpec("dead within 1 year", survival=_NCR_OS, horizon=365)),
 }

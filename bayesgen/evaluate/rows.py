@@ -104,10 +104,10 @@ def split_persons(tables, schema: Schema, fraction: float, rng=0) -> tuple[dict,
     in_second = unit.isin(persons[chosen]).to_numpy()
     parts = []
     for side in (False, True):
-        keys = frame.loc[in_second == side, root.primary_key]
         part = {root.name: frame[in_second == side].reset_index(drop=True)}
-        for child in schema.child_tables:
+        for child in schema.child_tables:  # parents first: a row goes where its parent row went
             rows = tables[child.name]
+            keys = part[child.parent.table][schema.parent_key_column(child)]
             part[child.name] = rows[rows[child.parent.key].isin(keys)].reset_index(drop=True)
         parts.append(part)
     return parts[0], parts[1]

@@ -91,6 +91,8 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
     d = events.astype(np.float64)
     e = exposure_days.astype(np.float64)
     exposure_sd = np.asarray(exposure_sd, dtype=np.float64)
+    if n_given >= 2:
+        return _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage)
     levels = [(d, e, 1)]
     for _ in range(n_given):
         d_prev, e_prev, n_prev = levels[-1]
@@ -114,6 +116,69 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
         rate = _shrink(d_level, e_level, prior, events_sd * np.sqrt(summed), exposure_sd * np.sqrt(summed),
                        shrinkage)
     return rate
+
+
+def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations: int = 100) -> np.ndarray:
+    """Poisson main-effects hazards ``base(history, interval) * f_1(g_1) * ... * f_k(g_k)`` fitted to
+    (noisy) events and exposure of shape ``(*groups, n_history, n_intervals)``.
+
+    The maximum-likelihood fit of the log-linear model with exposure offsets, by cyclic updates of
+    each factor to match its margin of events (iterative proportional fitting). Every margin sums
+    many cells, so the noise of the cells averages out. Noisy exposure is clipped at zero as an
+    offset; margins of events below zero give a zero factor.
+
+    Examples
+    --------
+    >>> base = np.array([[0.01, 0.02]])                   # one history state, two intervals
+    >>> site, stage = np.array([1.0, 3.0]), np.array([0.5, 1.0, 2.0])
+    >>> exposure = np.full((2, 3, 1, 2), 1000.0)
+    >>> events = exposure * site[:, None, None, None] * stage[None, :, None, None] * base
+    >>> bool(np.allclose(main_effects_rates(events, exposure), events / exposure))
+    True
+    """
+    k = events.ndim - 2
+    exposure = np.maximum(exposure_days, 0.0)
+    factors = [np.ones(events.shape[i]) for i in range(k)]
+    group_axes = tuple(range(k))
+
+    def product(skip=None):
+        out = np.ones(events.shape[:k])
+        for i, factor in enumerate(factors):
+            if i != skip:
+                out = out * factor.reshape([-1 if a == i else 1 for a in range(k)])
+        return out[..., None, None]
+
+    def ratio(numerator, denominator):
+        return np.divide(np.maximum(numerator, 0.0), denominator, out=np.zeros_like(denominator),
+                         where=denominator > 0)
+
+    base = ratio(events.sum(axis=group_axes), exposure.sum(axis=group_axes))
+    for _ in range(iterations):
+        previous = [f.copy() for f in factors]
+        for i in range(k):
+            others = tuple(a for a in range(events.ndim) if a != i)
+            expected = exposure * product(skip=i) * base
+            factors[i] = ratio(events.sum(axis=others), expected.sum(axis=others))
+        base = ratio(events.sum(axis=group_axes), (exposure * product()).sum(axis=group_axes))
+        if all(np.allclose(f, g, rtol=1e-9, atol=0) for f, g in zip(factors, previous, strict=True)):
+            break
+    return base * product()
+
+
+def _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage):
+    """Each cell's rate shrunk towards the main-effects model (:func:`main_effects_rates`) in two steps,
+    as :func:`pooled_rates` does towards parent cells: the cell's level over all intervals towards the
+    model's, then each interval towards that level times the model's shape over time."""
+    prior = main_effects_rates(d, e)
+    n_intervals = d.shape[-1]
+    prior_total = (prior * np.maximum(e, 0.0)).sum(-1)
+    exposure_total = np.maximum(e, 0.0).sum(-1)
+    prior_overall = np.divide(prior_total, exposure_total, out=prior[..., 0].copy(), where=exposure_total > 0)
+    overall = _shrink(d.sum(-1), e.sum(-1), prior_overall, events_sd * np.sqrt(n_intervals),
+                      np.sqrt((exposure_sd**2).sum()), shrinkage)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shape = np.where(prior_overall[..., None] > 0, prior / prior_overall[..., None], 1.0)
+    return _shrink(d, e, overall[..., None] * shape, events_sd, exposure_sd, shrinkage)
 
 
 def forbidden_cells(layout: EventLayout, event: int, process, schema) -> np.ndarray:

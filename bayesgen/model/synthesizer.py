@@ -20,6 +20,7 @@ from bayesgen.model.model_file import check_loaded, read_model_file, write_model
 from bayesgen.model.registry_decoder import RegistryDecoder
 from bayesgen.params.cpt import ConditionalTable
 from bayesgen.params.fit import exact_family_counts, measure_parameters, sum_exact_counts
+from bayesgen.params.prune import DEFAULT_SIZING_SHARE, DEFAULT_THETA, prune_to_noise
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.rng import RandomState, stream_keys
 from bayesgen.sampling.registry import RegistryPlan, sample_before_outcomes
@@ -78,6 +79,15 @@ class Synthesizer:
     events_share : float
         With a structure that has an ``events`` section (the time-to-event module), the share of the
         budget spent on the event hazards (default 0.25); the CPTs get the rest.
+    prune : float or None
+        Size each conditional table of a given structure to its noise (PrivBayes' θ-usefulness,
+        :func:`bayesgen.params.prune.prune_to_noise`): a node loses its last-listed parents until its
+        table's average count per cell is at least ``prune`` noise scales (default 4). The dropped
+        edges are in ``pruned_edges_``. ``None`` fits the structure as given. Not applied to learned
+        structures (the search sizes them) nor without noise.
+    sizing_share : float
+        With ``prune``, the share of the budget spent on the noisy row counts that size the tables
+        (default 0.01).
     rng : int, Generator or None
         Default randomness for :meth:`sample`. DP noise is never seeded.
 
@@ -96,6 +106,7 @@ class Synthesizer:
                  delta: float = 0.0, privacy: str = "pure", allocation: str = "uniform",
                  postprocessing: str = "project", shrinkage: float = 1.0, structure_share: float = 0.3,
                  max_parents: int | None = None, constraints=None, events_share: float = 0.25,
+                 prune: float | None = DEFAULT_THETA, sizing_share: float = DEFAULT_SIZING_SHARE,
                  rng: RandomState = None):
         self.schema = schema
         self.structure = structure
@@ -109,6 +120,8 @@ class Synthesizer:
         self.max_parents = max_parents
         self.constraints = constraints
         self.events_share = events_share
+        self.prune = prune
+        self.sizing_share = sizing_share
         self.rng = rng
 
     # -- fitting --------------------------------------------------------------------------------
@@ -147,23 +160,40 @@ class Synthesizer:
                                          fit_epsilon=self.epsilon * (1 - self.structure_share))
             structure.validate_for(self.schema)
         events = exact_event_statistics(encoded, self.schema, structure) if self._has_events(structure) else None
-        return self._measure(exact_family_counts(encoded, self.schema, structure), events, structure, accountant)
+        return self._measure(exact_family_counts(encoded, self.schema, structure), events, structure, accountant,
+                             prune=not learn)
 
     def _has_events(self, structure: Structure) -> bool:
         return structure.events is not None and self.schema.events is not None
 
-    def _measure(self, exact, event_statistics, structure: Structure, accountant: PrivacyAccountant) -> Synthesizer:
+    def _measure(self, exact, event_statistics, structure: Structure, accountant: PrivacyAccountant,
+                 prune: bool = True) -> Synthesizer:
         """Add noise once to the exact statistics (the CPTs', and the hazards' if any) and set the fitted state.
 
-        ``events_share`` of what remains of the budget goes to the hazards, the rest to the CPTs.
+        With pruning, ``sizing_share`` of the budget first buys the noisy row counts that size the
+        tables; ``events_share`` of what remains goes to the hazards, the rest to the CPTs.
         """
+        prune = prune and self.prune is not None and accountant.is_private
+        if prune:
+            if not self.prune > 0:
+                raise ValueError(f"prune must be a positive number or None, got {self.prune!r}")
+            if not 0 < self.sizing_share < 1:
+                raise ValueError(f"sizing_share must be between 0 and 1, got {self.sizing_share!r}")
+            sizing_budget = accountant.budget * self.sizing_share
         events_budget = parameters_budget = None
         if event_statistics is not None:
             if not 0 < self.events_share < 1:
                 raise ValueError(f"events_share must be between 0 and 1, got {self.events_share!r}")
-            events_budget = accountant.remaining * self.events_share if accountant.is_private else math.inf
+            remaining = accountant.remaining - (sizing_budget if prune else 0.0)
+            events_budget = remaining * self.events_share if accountant.is_private else math.inf
             if accountant.is_private:
-                parameters_budget = accountant.remaining - events_budget
+                parameters_budget = remaining - events_budget
+        self.pruned_edges_ = []
+        if prune:
+            planned = parameters_budget if parameters_budget is not None else accountant.remaining - sizing_budget
+            pruning = prune_to_noise(structure, self.schema, exact, accountant, sizing_budget, planned,
+                                     theta=float(self.prune), allocation=self.allocation)
+            structure, exact, self.pruned_edges_ = pruning.structure, pruning.counts, pruning.dropped
         fitted = measure_parameters(exact, self.schema, structure, accountant, budget=parameters_budget,
                                     allocation=self.allocation, postprocessing=self.postprocessing,
                                     shrinkage=self.shrinkage)
@@ -342,9 +372,10 @@ class Synthesizer:
         >>> (root / "GBSG2").mkdir()
         >>> data[:300].to_parquet(root / "GBSG2" / "part-0.parquet")   # complete persons per file
         >>> data[300:].to_parquet(root / "GBSG2" / "part-1.parquet")
-        >>> model = bg.Synthesizer(schema, bg.Structure.load("structures/gbsg2.yaml"), epsilon=1.0)
-        >>> model.fit_partitioned(root).ledger_["entries"] == bg.Synthesizer(
-        ...     schema, bg.Structure.load("structures/gbsg2.yaml"), epsilon=1.0).fit(data).ledger_["entries"]
+        >>> dag = bg.Structure.load("structures/gbsg2.yaml")
+        >>> model = bg.Synthesizer(schema, dag, epsilon=1.0, prune=None)   # the structure as given, so that
+        >>> model.fit_partitioned(root).ledger_["entries"] == bg.Synthesizer(  # the two ledgers can be compared
+        ...     schema, dag, epsilon=1.0, prune=None).fit(data).ledger_["entries"]
         True
         """
         if isinstance(self.structure, str):
@@ -394,7 +425,8 @@ class Synthesizer:
             "privacy": self.ledger_,
             "settings": {"epsilon": self.epsilon, "delta": self.delta, "privacy": self.privacy,
                          "allocation": self.allocation, "postprocessing": self.postprocessing,
-                         "shrinkage": self.shrinkage, "events_share": self.events_share},
+                         "shrinkage": self.shrinkage, "events_share": self.events_share,
+                         "prune": self.prune, "sizing_share": self.sizing_share},
         })
 
     @classmethod
@@ -412,7 +444,8 @@ class Synthesizer:
                         allocation=settings.get("allocation", "uniform"),
                         postprocessing=settings.get("postprocessing", "project"),
                         shrinkage=float(settings.get("shrinkage", 1.0)),
-                        events_share=float(settings.get("events_share", 0.25)))
+                        events_share=float(settings.get("events_share", 0.25)),
+                        prune=settings.get("prune"), sizing_share=float(settings.get("sizing_share", 0.01)))
             variables = schema.variables
             cpts = {}
             for node in (n for _, nodes in structure.phases(schema) for n in nodes):

@@ -98,7 +98,25 @@ class TableDecoder:
                 source = values[f"{rule.source_table}.{rule.source_column}"] if rule.source_table \
                     else out[rule.source_column]
                 out[column.name] = _derive(column, source)
-        return pd.DataFrame({name: out[name] for name in self.table.column_names})
+        return _frame({name: out[name] for name in self.table.column_names})
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """A DataFrame holding the given arrays as they are (no copy, no consolidation into 2-D blocks).
+
+    A column that is, or may share memory with, an earlier one (a derived copy of a column, say)
+    is copied, so that no two columns of the frame share their values.
+    """
+    seen_ids: set[int] = set()
+    arrays: list[np.ndarray] = []
+    for name, value in columns.items():
+        if id(value) in seen_ids or (isinstance(value, np.ndarray)
+                                     and any(np.may_share_memory(value, other) for other in arrays)):
+            value = columns[name] = value.copy()
+        seen_ids.add(id(value))
+        if isinstance(value, np.ndarray):
+            arrays.append(value)
+    return pd.DataFrame(columns, copy=False)
 
 
 def decode_offsets(column: Column, codes: np.ndarray, uniforms: np.ndarray) -> np.ndarray:

@@ -64,8 +64,22 @@ class EncodedData:
     fit_mask: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _may_be_empty(tables, schema: Schema, table) -> bool:
+    """A child table may have no rows if its parents may have none (no patient had radiotherapy, so no
+    prescriptions either); the root table, and a table whose parents have rows that need one, may not."""
+    if table.parent is None:
+        return False
+    parent = tables.get(table.parent.table)
+    if table.min_rows_per_parent == 0:
+        return True
+    return isinstance(parent, pd.DataFrame) and len(parent) == 0
+
+
 def check_table_set(tables, schema: Schema) -> dict[str, pd.DataFrame]:
-    """Check that ``tables`` holds exactly the schema's tables, each a non-empty DataFrame with its columns."""
+    """Check that ``tables`` holds exactly the schema's tables, each a DataFrame with its columns.
+
+    Every table must have rows, except a child table whose ``min_rows_per_parent`` is 0.
+    """
     if isinstance(tables, pd.DataFrame):
         if len(schema.tables) != 1:
             raise DataValidationError(schema.root_table, None,
@@ -85,7 +99,7 @@ def check_table_set(tables, schema: Schema) -> dict[str, pd.DataFrame]:
         frame = tables[name]
         if not isinstance(frame, pd.DataFrame):
             raise DataValidationError(name, None, f"expected a DataFrame, got {type(frame).__name__}")
-        if len(frame) == 0:
+        if len(frame) == 0 and not _may_be_empty(tables, schema, table):
             raise DataValidationError(name, None, "empty table", n_rows=0)
         columns = [str(c) for c in frame.columns]
         if len(set(columns)) != len(columns):

@@ -162,7 +162,7 @@ class EventDeclarations:
     >>> from bayesgen import Schema
     >>> events = Schema.load("schemas/simulacrum_v2.yaml").events
     >>> [p.name for p in events.processes], events.intervals[:3]
-    (['survival', 'surgery'], (0, 30, 91))
+    (['survival', 'surgery', 'treatment'], (0, 30, 91))
     """
 
     cutoff_day: int

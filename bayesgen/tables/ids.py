@@ -65,8 +65,8 @@ def id_offsets(schema: Schema, chunk_index: int, chunk_rows: int,
     Examples
     --------
     >>> schema = Schema.load("schemas/simulacrum_v2.yaml")
-    >>> id_offsets(schema, 2, 1000)
-    {'SIM_AV_PATIENT': 2000, 'SIM_AV_TUMOUR': 6000}
+    >>> id_offsets(schema, 2, 1000)["SIM_AV_PATIENT"], id_offsets(schema, 2, 1000)["SIM_AV_TUMOUR"]
+    (2000, 6000)
     """
     if chunk_index < 0 or chunk_rows < 1:
         raise ValueError(f"chunk_index must be >= 0 and chunk_rows >= 1, got {chunk_index} and {chunk_rows}")

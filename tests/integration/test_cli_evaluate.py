@@ -48,7 +48,7 @@ def test_evaluate_command_reports_bad_input(tmp_path, capsys):
 
 def test_sweep_command_writes_table_and_plot(tmp_path, capsys):
     out = tmp_path / "sweep"
-    code = main(["sweep", "--simulate", "800", "--schema", "schemas/simulacrum_v2.yaml", "--epsilons", "1", "inf",
+    code = main(["sweep", "--simulate", "800", "--schema", "schemas/simulacrum_v2_core.yaml", "--epsilons", "1", "inf",
                  "--structures", "structures/simulacrum_v2_compact.yaml", "-o", str(out)])
     assert code == 0
     table = pd.read_csv(out / "sweep.csv")

@@ -13,7 +13,7 @@ from bayesgen.cli.main import main
 from bayesgen.tables.io import write_tables
 
 REPO = Path(__file__).resolve().parents[2]
-FULL = REPO / "structures" / "simulacrum_v2.yaml"
+FULL = REPO / "structures" / "simulacrum_v2_core.yaml"
 COMPACT = REPO / "structures" / "simulacrum_v2_compact.yaml"
 
 
@@ -33,7 +33,7 @@ def ledger_total(printed: str) -> float:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("structure") / "data"
-    write_tables(bg.datasets.simulate_registry(2000, rng=0), folder, "csv")
+    write_tables(bg.datasets.simulate_registry(2000, rng=0, full=False), folder, "csv")
     return folder
 
 
@@ -48,19 +48,19 @@ def gbsg2(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def schema() -> bg.Schema:
-    return bg.Schema.load("schemas/simulacrum_v2.yaml")
+    return bg.Schema.load("schemas/simulacrum_v2_core.yaml")
 
 
 # -- learn -----------------------------------------------------------------------------------------
 def test_learn_writes_a_valid_structure_and_prints_a_ledger_within_epsilon(registry, schema, tmp_path, capsys):
     out, picture = tmp_path / "learned.yaml", tmp_path / "learned.png"
-    code, printed, err = run(["structure", "learn", registry, "--schema", "schemas/simulacrum_v2.yaml",
+    code, printed, err = run(["structure", "learn", registry, "--schema", "schemas/simulacrum_v2_core.yaml",
                               "--epsilon", "0.3", "--seed", "0", "-o", out, "--draw", picture], capsys)
     assert code == 0, err
     learned = bg.Structure.load(out)
     learned.validate_for(schema)
     assert sorted(learned.nodes) == sorted(schema.variables)
-    assert learned.schema_name == "simulacrum_v2"
+    assert learned.schema_name == "simulacrum_v2_core"
     # tiers from the shipped structure, under their names (the learner only numbers them)
     assert [(t.name, set(t.nodes)) for t in learned.tiers] == [(t.name, set(t.nodes))
                                                                for t in bg.Structure.load(FULL).tiers]
@@ -81,7 +81,7 @@ def test_learn_takes_tiers_and_degree_from_the_options(registry, schema, tmp_pat
                                                     ("what", [n for n in nodes if n not in patient])]).save(tiers)
     out = tmp_path / "learned.yaml"
     # epsilon inf: no noise, so the search is deterministic (and says it is not private)
-    code, printed, err = run(["structure", "learn", registry, "--schema", "simulacrum_v2", "--epsilon", "inf",
+    code, printed, err = run(["structure", "learn", registry, "--schema", "simulacrum_v2_core", "--epsilon", "inf",
                               "--max-parents", "1", "--tiers-from", tiers, "-o", out], capsys)
     assert code == 0, err
     assert "NOT differentially private" in printed
@@ -97,7 +97,7 @@ def test_learn_takes_tiers_and_degree_from_the_options(registry, schema, tmp_pat
 
 def test_learn_refuses_a_bad_drawing_name_before_learning(registry, tmp_path, capsys):
     out = tmp_path / "learned.yaml"
-    code, printed, err = run(["structure", "learn", registry, "--schema", "simulacrum_v2", "-o", out,
+    code, printed, err = run(["structure", "learn", registry, "--schema", "simulacrum_v2_core", "-o", out,
                               "--draw", tmp_path / "learned.pdf"], capsys)
     assert code == 2
     assert "bayesgen structure: error: cannot draw to" in err and ".png or .svg" in err
@@ -131,12 +131,12 @@ def test_hill_climb_takes_each_score(gbsg2, tmp_path, capsys, score):
 # -- show ------------------------------------------------------------------------------------------
 def test_show_prints_every_tier_node_parents_cells_and_reason(schema, tmp_path, capsys):
     picture = tmp_path / "full.svg"
-    code, printed, err = run(["structure", "show", FULL, "--schema", "simulacrum_v2", "--draw", picture], capsys)
+    code, printed, err = run(["structure", "show", FULL, "--schema", "simulacrum_v2_core", "--draw", picture], capsys)
     assert code == 0, err
     structure = bg.Structure.load(FULL)
     lines = printed.splitlines()
-    assert lines[0] == f"{FULL}: 38 nodes, 53 edges, 3 tiers (schema simulacrum_v2)"
-    assert "valid for schema simulacrum_v2" in lines
+    assert lines[0] == f"{FULL}: 38 nodes, 53 edges, 3 tiers (schema simulacrum_v2_core)"
+    assert "valid for schema simulacrum_v2_core" in lines
     for tier in structure.tiers:
         assert f"  {tier.name} ({len(tier.nodes)} nodes)" in lines
     variables = schema.variables
@@ -170,9 +170,9 @@ def test_show_without_a_schema_prints_no_cells(capsys):
 
 
 def test_show_against_the_wrong_schema_exits_2_naming_the_problem(capsys):
-    code, printed, err = run(["structure", "show", "gbsg2", "--schema", "simulacrum_v2"], capsys)
+    code, printed, err = run(["structure", "show", "gbsg2", "--schema", "simulacrum_v2_core"], capsys)
     assert code == 2 and printed == ""
-    assert "node 'age' is not a model variable of schema simulacrum_v2" in err
+    assert "node 'age' is not a model variable of schema simulacrum_v2_core" in err
 
 
 # -- diff ------------------------------------------------------------------------------------------
@@ -219,14 +219,14 @@ def test_fit_can_learn_the_structure_on_the_same_budget(tmp_path, capsys):
     from bayesgen.tables.io import write_tables
 
     data = tmp_path / "data"
-    write_tables(bg.datasets.simulate_registry(1500, rng=0), data)
+    write_tables(bg.datasets.simulate_registry(1500, rng=0, full=False), data)
     model_path = tmp_path / "model.json"
-    code, printed, _ = run(["fit", data, "--schema", "simulacrum_v2", "--structure", "learn", "--epsilon", "1",
+    code, printed, _ = run(["fit", data, "--schema", "simulacrum_v2_core", "--structure", "learn", "--epsilon", "1",
                             "--structure-share", "0.25", "-o", model_path], capsys)
     assert code == 0
     assert "learned a structure" in printed and "25% of the budget" in printed
     model = bg.Synthesizer.load(model_path)
-    model.structure_.validate_for(bg.Schema.load("simulacrum_v2"))
+    model.structure_.validate_for(bg.Schema.load("simulacrum_v2_core"))
     spent = sum(e["cost"] for e in model.ledger_["entries"])
     structure_spent = sum(e["cost"] for e in model.ledger_["entries"] if not e["what"].startswith("counts of"))
     assert spent == pytest.approx(1.0) and 0 < structure_spent <= 0.25 + 1e-9

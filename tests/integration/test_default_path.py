@@ -11,9 +11,9 @@ from bayesgen.schema.check import check_tables
 
 @pytest.fixture(scope="module")
 def fitted():
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
-    real = bg.datasets.simulate_registry(20_000, rng=0)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    structure = bg.Structure.load("structures/simulacrum_v2_core.yaml")
+    real = bg.datasets.simulate_registry(20_000, rng=0, full=False)
     model = bg.Synthesizer(schema, structure=structure, epsilon=1.0).fit(real)
     return schema, structure, real, model
 

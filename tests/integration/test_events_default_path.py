@@ -21,9 +21,9 @@ N = 20_000
 
 @pytest.fixture(scope="module")
 def fitted():
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
-    real = bg.datasets.simulate_registry(N, rng=0)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    structure = bg.Structure.load("structures/simulacrum_v2_core.yaml")
+    real = bg.datasets.simulate_registry(N, rng=0, full=False)
     model = bg.Synthesizer(schema, structure, epsilon=1.0).fit(real)
     return schema, structure, real, model
 

@@ -1,4 +1,4 @@
-"""The ten-table Simulacrum set (schemas/simulacrum_v2_full.yaml) end to end: the simulator's ground
+"""The ten-table Simulacrum set (schemas/simulacrum_v2.yaml) end to end: the simulator's ground
 truth, fitting and sampling all ten tables, every declared rule, DuckDB keys, the OMOP export."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ PAIRS = [("SIM_AV_TUMOUR", "SIM_AV_PATIENT"), ("SIM_SACT_REGIMEN", "SIM_AV_PATIE
 
 @pytest.fixture(scope="module")
 def full():
-    schema = bg.Schema.load("schemas/simulacrum_v2_full.yaml")
-    return schema, bg.datasets.simulate_registry(N, rng=0, full=True)
+    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    return schema, bg.datasets.simulate_registry(N, rng=0)
 
 
 def test_ground_truth_has_the_ten_tables_and_breaks_no_rule_or_key(full):
@@ -32,7 +32,7 @@ def test_ground_truth_has_the_ten_tables_and_breaks_no_rule_or_key(full):
     assert list(tables) == list(schema.tables) and len(tables) == 10
     for name, frame in tables.items():
         assert list(frame.columns) == schema.tables[name].column_names and len(frame) > 0, name
-    assert check_tables(tables, schema, bg.Structure.load("structures/simulacrum_v2_full.yaml")) == []
+    assert check_tables(tables, schema, bg.Structure.load("structures/simulacrum_v2.yaml")) == []
     assert count_violations(check_integrity(tables, schema)) == 0
     omop = bg.export_omop(tables, schema)
     from bayesgen.export.omop import check_omop_integrity
@@ -68,3 +68,25 @@ def test_private_fit_gives_valid_joinable_tables(full):
     assert count_violations(check_integrity(synthetic, schema)) == 0
     if len(present) == len(synthetic):  # check_tables needs every table non-empty (as input would)
         assert check_tables(synthetic, schema, model.structure_) == []
+
+
+def test_tables_that_may_have_no_rows_may_be_empty_but_the_root_may_not():
+    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    tables = bg.datasets.simulate_registry(300, rng=0)
+    # no patient had radiotherapy: no episodes (0 allowed per patient), so no prescriptions and no
+    # exposures either (1 or more per episode, but there is no episode)
+    for name in ("SIM_RTDS_EPISODE", "SIM_RTDS_PRESCRIPTION", "SIM_RTDS_EXPOSURE"):
+        tables[name] = tables[name].iloc[:0]
+    assert check_tables(tables, schema) == []
+    model = bg.Synthesizer(schema, epsilon=math.inf).fit(tables)
+    assert len(model.sample(200, rng=0)["SIM_RTDS_EPISODE"]) == 0  # nothing to learn radiotherapy from
+    assert bg.evaluate.fidelity_summary(tables, tables, schema)["SIM_RTDS_EPISODE"]["max_tvd_1way"] == 0.0
+    # prescriptions need 1 or more rows per episode: empty while episodes have rows is an error
+    tables = bg.datasets.simulate_registry(300, rng=0)
+    tables["SIM_RTDS_PRESCRIPTION"] = tables["SIM_RTDS_PRESCRIPTION"].iloc[:0]
+    with pytest.raises(bg.DataValidationError, match="SIM_RTDS_PRESCRIPTION: empty table"):
+        check_tables(tables, schema)
+    tables = bg.datasets.simulate_registry(300, rng=0)
+    tables["SIM_AV_PATIENT"] = tables["SIM_AV_PATIENT"].iloc[:0]
+    with pytest.raises(bg.DataValidationError, match="SIM_AV_PATIENT: empty table"):
+        check_tables(tables, schema)

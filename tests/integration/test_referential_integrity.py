@@ -23,12 +23,12 @@ TREATMENT_TABLES = ("SIM_SACT_REGIMEN", "SIM_SACT_CYCLE", "SIM_SACT_DRUG_DETAIL"
 
 @pytest.fixture(scope="module")
 def schema() -> bg.Schema:
-    return bg.Schema.load("schemas/simulacrum_v2.yaml")
+    return bg.Schema.load("schemas/simulacrum_v2_core.yaml")
 
 
 @pytest.fixture(scope="module")
 def registry() -> dict[str, pd.DataFrame]:
-    return bg.datasets.simulate_registry(N_PATIENTS, rng=2024)
+    return bg.datasets.simulate_registry(N_PATIENTS, rng=2024, full=False)
 
 
 def _stand_in_treatments(registry: dict[str, pd.DataFrame], seed: int = 0) -> dict[str, pd.DataFrame]:
@@ -212,11 +212,11 @@ def test_cli_export_omop_with_key_check(tmp_path, capsys):
     from bayesgen.cli.main import main
     from bayesgen.tables import write_tables
 
-    small = bg.datasets.simulate_registry(500, rng=3)
+    small = bg.datasets.simulate_registry(500, rng=3, full=False)
     stand_ins = {name: frame for name, frame in _stand_in_treatments(small, seed=3).items() if name not in small}
     small.update(stand_ins)
     write_tables(small, tmp_path / "synthetic", "csv")
-    code = main(["export", "omop", str(tmp_path / "synthetic"), "--schema", "schemas/simulacrum_v2.yaml",
+    code = main(["export", "omop", str(tmp_path / "synthetic"), "--schema", "schemas/simulacrum_v2_core.yaml",
                  "-o", str(tmp_path / "omop"), "--format", "parquet", "--check"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -225,6 +225,6 @@ def test_cli_export_omop_with_key_check(tmp_path, capsys):
     assert 0 < len(drugs) <= len(small["SIM_SACT_DRUG_DETAIL"])
     if "SIM_SACT_DRUG_DETAIL" in stand_ins:     # every stand-in administration is dated
         assert len(drugs) == len(small["SIM_SACT_DRUG_DETAIL"])
-    again = main(["export", "omop", str(tmp_path / "synthetic"), "--schema", "schemas/simulacrum_v2.yaml",
+    again = main(["export", "omop", str(tmp_path / "synthetic"), "--schema", "schemas/simulacrum_v2_core.yaml",
                   "-o", str(tmp_path / "omop")])
     assert again == 2 and "not empty" in capsys.readouterr().err

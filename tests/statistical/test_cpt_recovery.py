@@ -27,8 +27,8 @@ MIN_ROWS = 50
 
 @pytest.fixture(scope="module")
 def recovery():
-    truth = reference_model()
-    tables = simulate_registry(200_000, rng=2026)
+    truth = reference_model(full=False)
+    tables = simulate_registry(200_000, rng=2026, full=False)
     fitted = Synthesizer(truth.schema, truth.structure_, epsilon=math.inf).fit(tables)
     encoded = encode_tables(tables, truth.schema)
     rows_seen = {}

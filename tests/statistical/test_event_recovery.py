@@ -113,9 +113,9 @@ def registry_statistics(tables):
 
 @pytest.fixture(scope="module")
 def recovery():
-    truth = reference_model()
-    schema, structure = Schema.load("schemas/simulacrum_v2.yaml"), Structure.load("structures/simulacrum_v2.yaml")
-    real = simulate_registry(N_PATIENTS, rng=20260)
+    truth = reference_model(full=False)
+    schema, structure = Schema.load("schemas/simulacrum_v2_core.yaml"), Structure.load("structures/simulacrum_v2_core.yaml")
+    real = simulate_registry(N_PATIENTS, rng=20260, full=False)
     fitted = Synthesizer(schema, structure, epsilon=math.inf).fit(real)
     return truth, fitted, real, registry_statistics(real)
 
@@ -217,7 +217,7 @@ def test_synthetic_overall_survival_matches_the_real_one(recovery):
 
 def test_a_private_fit_spends_exactly_its_budget_on_documented_measurements(recovery):
     _, _, real, _ = recovery
-    schema, structure = Schema.load("schemas/simulacrum_v2.yaml"), Structure.load("structures/simulacrum_v2.yaml")
+    schema, structure = Schema.load("schemas/simulacrum_v2_core.yaml"), Structure.load("structures/simulacrum_v2_core.yaml")
     model = Synthesizer(schema, structure, epsilon=1.0).fit(real)
     ledger = model.ledger_
     assert abs(ledger["spent"] - 1.0) < 1e-9
@@ -228,8 +228,10 @@ def test_a_private_fit_spends_exactly_its_budget_on_documented_measurements(reco
         assert f"event counts of {name}" in by_what and f"exposure of {name}" in by_what
     event_entries = [e for e in ledger["entries"] if e["what"].startswith(("event counts of", "exposure of"))]
     assert len(event_entries) == 6
-    # events_share = 0.25 of the budget; within an event type, exposure gets 1/3 of its share
-    assert abs(sum(e["cost"] for e in event_entries) - 0.25) < 1e-9
+    # events_share = 0.25 of the budget left after the row counts that size the tables (sizing_share
+    # 0.01); within an event type, exposure gets 1/3 of its share
+    assert by_what["rows per table (to size the conditional tables)"]["cost"] == pytest.approx(0.01)
+    assert abs(sum(e["cost"] for e in event_entries) - 0.25 * 0.99) < 1e-9
     for name in names:
         counts, exposure = by_what[f"event counts of {name}"], by_what[f"exposure of {name}"]
         assert abs(exposure["cost"] / (counts["cost"] + exposure["cost"]) - 1 / 3) < 1e-9

@@ -115,7 +115,7 @@ def test_shift_ids_ranges_are_disjoint_and_joins_hold(toy_model, toy_schema):
 
 
 def test_shift_ids_moves_every_id_column_of_a_table():
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
     patients = pd.DataFrame({"PATIENTID": np.array([1, 2, 3]), "LINKNUMBER": np.array([1, 2, 3])})
     tumours = pd.DataFrame({"TUMOURID": np.array([1, 2, 3, 4]), "PATIENTID": np.array([1, 1, 2, 3])})
     shifted = shift_ids({"SIM_AV_PATIENT": patients, "SIM_AV_TUMOUR": tumours}, schema, 5, 3)
@@ -297,8 +297,10 @@ def test_fit_partitioned_matches_fit(toy_schema, toy_structure, tmp_path):
     parted = bg.Synthesizer(toy_schema, toy_structure, epsilon=math.inf).fit_partitioned(root)
     for node, table in local.cpts_.items():
         assert np.array_equal(table.probabilities, parted.cpts_[node].probabilities), node
-    noisy = bg.Synthesizer(toy_schema, toy_structure, epsilon=1.0).fit_partitioned(root)
-    assert noisy.ledger_ == bg.Synthesizer(toy_schema, toy_structure, epsilon=1.0).fit(tables).ledger_
+    # the same measurements (the ledgers compare equal only without pruning, whose choice of edges
+    # depends on noisy row counts)
+    noisy = bg.Synthesizer(toy_schema, toy_structure, epsilon=1.0, prune=None).fit_partitioned(root)
+    assert noisy.ledger_ == bg.Synthesizer(toy_schema, toy_structure, epsilon=1.0, prune=None).fit(tables).ledger_
     assert noisy.bounding_report_ == local.bounding_report_
     assert noisy.sample(20, rng=1)["P"].shape[0] == 20
     with pytest.raises(ValueError, match="learning a structure from partitions is not supported"):
@@ -325,10 +327,11 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def test_column_type_is_id_for_every_key():  # guards the assumption shift_ids relies on
-    for name in ("simulacrum_v2", "ncr_breast", "gbsg2"):
+    for name in ("simulacrum_v2", "simulacrum_v2_core", "ncr_breast", "gbsg2"):
         schema = bg.Schema.load(f"schemas/{name}.yaml")
         for table in schema.tables.values():
-            assert isinstance(table.column(table.primary_key), Column)
-            assert table.column(table.primary_key).type == "id"
+            if table.primary_key is not None:  # a leaf table may have none (SIM_RTDS_EXPOSURE)
+                assert isinstance(table.column(table.primary_key), Column)
+                assert table.column(table.primary_key).type == "id"
             if table.parent is not None:
                 assert table.column(table.parent.key).type == "id"

@@ -452,9 +452,9 @@ def test_schema_variable_missing_from_the_structure(toy_schema):
 # -- realistic cases: the Simulacrum schema and simulated registry ---------------------------------
 @pytest.fixture(scope="module")
 def simulacrum():
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
-    return schema, structure, bg.datasets.simulate_registry(200, rng=0)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    structure = bg.Structure.load("structures/simulacrum_v2_core.yaml")
+    return schema, structure, bg.datasets.simulate_registry(200, rng=0, full=False)
 
 
 def test_simulacrum_unknown_site_code(simulacrum):
@@ -586,7 +586,7 @@ def test_cli_fit_on_bad_simulacrum_csv_exits_2(tmp_path, simulacrum, capsys):
     tables["SIM_AV_PATIENT"]["GENDER"] = gender
     write_tables(tables, tmp_path / "data", "csv")
     out = tmp_path / "out"
-    code = main(["fit", str(tmp_path / "data"), "--schema", "schemas/simulacrum_v2.yaml",
+    code = main(["fit", str(tmp_path / "data"), "--schema", "schemas/simulacrum_v2_core.yaml",
                  "-o", str(out / "model.json")])
     err = capsys.readouterr().err
     assert code == 2

@@ -16,7 +16,7 @@ from bayesgen.schema.schema import Schema
 
 
 def _columns():
-    schema = Schema.load("schemas/simulacrum_v2.yaml")
+    schema = Schema.load("schemas/simulacrum_v2_core.yaml")
     columns = [c for t in schema.tables.values() for c in t.modelled_columns]
     columns += [
         Column.from_dict({"name": "c", "type": "categorical", "categories": [str(i) for i in range(300)],

@@ -86,8 +86,8 @@ def test_km_distance_hand_computed():
 
 
 def test_survival_from_dates_uses_the_index_tumour():
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    tables = bg.datasets.simulate_registry(200, rng=3)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    tables = bg.datasets.simulate_registry(200, rng=3, full=False)
     spec = bg.evaluate.preset_for("simulacrum_v2")[0]
     times, events = survival_times(tables, schema, spec)
     patients, tumours = tables["SIM_AV_PATIENT"], tables["SIM_AV_TUMOUR"]
@@ -175,8 +175,8 @@ def test_nndr_of_a_row_between_two_real_rows():
 
 # -- person view ---------------------------------------------------------------------------------
 def test_person_view_takes_the_first_tumour_and_counts_rows():
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    tables = bg.datasets.simulate_registry(300, rng=1)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    tables = bg.datasets.simulate_registry(300, rng=1, full=False)
     view = person_view(tables, schema)["PERSONS"]
     tumours = tables["SIM_AV_TUMOUR"]
     first = tumours.sort_values(["PATIENTID", "DIAGNOSISDATEBEST", "TUMOURID"]).drop_duplicates("PATIENTID")

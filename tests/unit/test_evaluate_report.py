@@ -38,8 +38,8 @@ class _Images(HTMLParser):
 
 @pytest.fixture(scope="module")
 def registry_report(tmp_path_factory):
-    schema = bg.Schema.load("schemas/simulacrum_v2.yaml")
-    real = bg.datasets.simulate_registry(1_500, rng=0)
+    schema = bg.Schema.load("schemas/simulacrum_v2_core.yaml")
+    real = bg.datasets.simulate_registry(1_500, rng=0, full=False)
     train, holdout = split_persons(real, schema, 0.25, rng=0)
     model = bg.Synthesizer(schema, bg.Structure.load("structures/simulacrum_v2_compact.yaml"), epsilon=3.0).fit(train)
     report = bg.evaluate(train, model.sample(1_200, rng=1), schema, holdout=holdout, ledger=model.ledger_,

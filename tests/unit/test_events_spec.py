@@ -17,8 +17,8 @@ import yaml
 from bayesgen import Schema, SchemaError, Structure, StructureError
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_FILE = REPO / "schemas" / "simulacrum_v2.yaml"
-STRUCTURE_FILE = REPO / "structures" / "simulacrum_v2.yaml"
+SCHEMA_FILE = REPO / "schemas" / "simulacrum_v2_core.yaml"
+STRUCTURE_FILE = REPO / "structures" / "simulacrum_v2_core.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ import bayesgen as bg
 
 @pytest.fixture(scope="module")
 def neighbours():
-    schema = bg.Schema.load("simulacrum_v2")
-    tables = bg.datasets.simulate_registry(400, rng=3)
+    schema = bg.Schema.load("simulacrum_v2_core")
+    tables = bg.datasets.simulate_registry(400, rng=3, full=False)
     patients, tumours = tables["SIM_AV_PATIENT"], tables["SIM_AV_TUMOUR"]
     # a patient column, free of constraints, with a code that no patient has
     constrained = {c.antecedent.column for c in schema.constraints} | {c.consequent.column for c in schema.constraints}

@@ -59,7 +59,9 @@ def test_fit_ledger_sums_to_the_declared_budget(toy_schema, toy_structure, toy_t
     model = Synthesizer(toy_schema, toy_structure, epsilon=0.7, delta=delta, privacy=privacy,
                         allocation=allocation).fit(toy_tables)
     ledger = model.ledger_
-    assert len(ledger["entries"]) == len(toy_structure.nodes)  # one measurement per family
+    # the row counts that size the tables (pruning), then one measurement per family
+    assert ledger["entries"][0]["what"].startswith("rows per table")
+    assert len(ledger["entries"]) == 1 + len(toy_structure.nodes)
     assert sum(e["cost"] for e in ledger["entries"]) == pytest.approx(ledger["budget"], rel=1e-9)
     assert sum(e["cost"] for e in ledger["entries"]) <= ledger["budget"] * (1 + 1e-9)
     assert ledger["epsilon_spent"] == pytest.approx(0.7, rel=1e-6)

@@ -1,11 +1,11 @@
 """The ground truth of the treatment and gene-test tables (bayesgen.datasets.reference_treatments) against
-its draft schema and structure (schemas/drafts, structures/drafts).
+the ten-table schema and structure (schemas/simulacrum_v2.yaml, structures/simulacrum_v2.yaml).
 
 These tests use the reference functions and the declared columns only (no fitting or sampling): every
-conditional table is a distribution that respects the draft's constraints and stays small, the drafts
-hold the real column names and code sets, the hand-set hazards give the intended expected numbers of
-regimens and radiotherapy episodes, and the clinical patterns the ground truth is meant to show are
-there.
+conditional table is a distribution that respects the schema's constraints and stays small, the eight
+tables below the patient and tumour hold the real column names and code sets, the hand-set hazards give
+the intended expected numbers of regimens and radiotherapy episodes, and the clinical patterns the
+ground truth is meant to show are there.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from bayesgen.datasets import reference_treatments as rt
 from bayesgen.schema.columns import Column
 
 ROOT = Path(__file__).resolve().parents[2]
-DRAFT_SCHEMA = ROOT / "schemas" / "drafts" / "simulacrum_v2_treatment_tables.yaml"
-DRAFT_STRUCTURE = ROOT / "structures" / "drafts" / "simulacrum_v2_treatment_edges.yaml"
-MAIN_SCHEMA = ROOT / "schemas" / "simulacrum_v2.yaml"
+SCHEMA = ROOT / "schemas" / "simulacrum_v2.yaml"
+STRUCTURE = ROOT / "structures" / "simulacrum_v2.yaml"
 MAX_CELLS = 20_000
+CORE_TABLES = ["SIM_AV_PATIENT", "SIM_AV_TUMOUR"]
+CORE_TIERS = {"patient", "tumour", "outcome"}
 
 # The real Simulacrum v2.1.0 headers (/work/shared/REGISTRY_SCHEMAS.md), in order.
 REAL_COLUMNS = {
@@ -55,35 +56,54 @@ REAL_COLUMNS = {
                           "TIMEOFEXPOSURE", "APPTDATE", "ATTENDID", "PATIENTID", "RADIOTHERAPYEPISODEID",
                           "LINKCODE"],
 }
+TREATMENT_COLUMNS = {name for names in REAL_COLUMNS.values() for name in names}
 POSITIONS = {"CYCLE_NUMBER": list(range(1, 9)), "DRUG_POSITION": list(range(1, 5))}
+# Edges from row positions. The shipped structure has none: the engine has no row-position model
+# variables (CYCLE_NUMBER is a derived row number; the first cycle's zero offset comes from the chained
+# dates). reference_treatments still reads them when they are parents, so that code path is tested with
+# these edges (formerly `edges_with_position_parents` of the draft structure); drop both together.
+POSITION_EDGES = [
+    {"from": "CYCLE_NUMBER", "to": "START_DATE_OF_CYCLE",
+     "why": "The first cycle starts the regimen (offset 0); later cycles follow the previous one by the cycle "
+            "length."},
+    {"from": "CYCLE_NUMBER", "to": "N_DRUGS",
+     "why": "Sequential regimens change their number of drugs at a set cycle (FEC-T: three drugs in cycles 1-3, "
+            "one from cycle 4)."},
+    {"from": "DRUG_POSITION", "to": "DRUG_GROUP",
+     "why": "Within a cycle each drug of the phase appears once: the k-th row (by date, then name) is the "
+            "phase's k-th drug."},
+]
 
 
 # ---------------------------------------------------------------------------------------------
-# fixtures: declared states and parents, read from the drafts
+# fixtures: declared states and parents, read from the schema and structure
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def drafts():
-    return (yaml.safe_load(DRAFT_SCHEMA.read_text(encoding="utf-8")),
-            yaml.safe_load(DRAFT_STRUCTURE.read_text(encoding="utf-8")))
+def files():
+    return (yaml.safe_load(SCHEMA.read_text(encoding="utf-8")),
+            yaml.safe_load(STRUCTURE.read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="module")
-def columns(drafts):
-    """Every column of the draft tables and of the main schema, parsed: ``{(table, name): Column}``."""
-    schema, _ = drafts
-    main = yaml.safe_load(MAIN_SCHEMA.read_text(encoding="utf-8"))
+def treatment_tables(files):
+    """The schema's sections of the eight tables below the patient and tumour."""
+    return {table: body for table, body in files[0]["tables"].items() if table in REAL_COLUMNS}
+
+
+@pytest.fixture(scope="module")
+def columns(files):
+    """Every column of the schema, parsed: ``{(table, name): Column}``."""
     out = {}
-    for source in (main["tables"], schema["tables"]):
-        for table, body in source.items():
-            for data in body["columns"]:
-                out[table, data["name"]] = Column.from_dict(data, table)
+    for table, body in files[0]["tables"].items():
+        for data in body["columns"]:
+            out[table, data["name"]] = Column.from_dict(data, table)
     return out
 
 
 @pytest.fixture(scope="module")
-def states(drafts, columns):
+def states(files, columns):
     """State labels of every model variable (modelled columns, count variables) and position parent."""
-    schema, _ = drafts
+    schema, _ = files
     out = {}
     for (_, name), column in columns.items():
         if column.is_modelled:
@@ -104,11 +124,11 @@ def _parents(edges) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module", params=["expert", "with positions"])
-def parents(request, drafts):
-    _, structure = drafts
+def parents(request, files):
+    _, structure = files
     edges = list(structure["edges"])
     if request.param == "with positions":
-        edges += structure["edges_with_position_parents"]
+        edges += POSITION_EDGES
     found = _parents(edges)
     return {node: found.get(node, []) for node in rt.TREATMENT_NODES}
 
@@ -119,19 +139,20 @@ def cpts(states, parents):
 
 
 # ---------------------------------------------------------------------------------------------
-# drafts: names, code sets, bounds
+# schema and structure: names, code sets, bounds
 # ---------------------------------------------------------------------------------------------
-def test_drafts_hold_the_merge_sections(drafts):
-    schema, structure = drafts
-    assert set(schema) == {"spec_version", "tables", "events_processes", "constraints"}
-    assert set(structure) == {"spec_version", "tiers_insert_after_tumour", "edges", "edges_with_position_parents",
-                              "events"}
-    assert list(schema["tables"]) == list(REAL_COLUMNS)
+def test_schema_and_structure_hold_the_ten_tables(files):
+    schema, structure = files
+    assert list(schema["tables"]) == CORE_TABLES + list(REAL_COLUMNS)
+    tiers = [tier["name"] for tier in structure["tiers"]]
+    assert tiers[:2] == ["patient", "tumour"] and tiers[-1] == "outcome"   # the treatment tiers in between
+    assert {"REGIMEN", "RADIOTHERAPY"} <= set(structure["events"])
+    assert "treatment" in {p["name"] for p in schema["events"]["processes"]}
 
 
 @pytest.mark.parametrize("table", list(REAL_COLUMNS))
-def test_tables_have_the_real_columns_in_order(drafts, table):
-    assert [c["name"] for c in drafts[0]["tables"][table]["columns"]] == REAL_COLUMNS[table]
+def test_tables_have_the_real_columns_in_order(treatment_tables, table):
+    assert [c["name"] for c in treatment_tables[table]["columns"]] == REAL_COLUMNS[table]
 
 
 def test_every_column_parses_and_code_sets_are_clean(columns):
@@ -174,8 +195,8 @@ def test_benchmark_groups_drugs_and_regimens_agree(columns):
         assert 1 <= regimen.planned <= rt.MAX_CYCLES
 
 
-def test_derived_lookups_cover_their_sources(drafts, columns):
-    for table, body in drafts[0]["tables"].items():
+def test_derived_lookups_cover_their_sources(treatment_tables, columns):
+    for table, body in treatment_tables.items():
         for data in body["columns"]:
             rule = data.get("derived") or {}
             if "map" in rule:
@@ -186,10 +207,15 @@ def test_derived_lookups_cover_their_sources(drafts, columns):
                 assert target.missing or not source.missing, data["name"]
 
 
-def test_bounds_events_and_count_variables(drafts):
-    schema, _ = drafts
-    tables = schema["tables"]
-    events = {e["name"]: e for p in schema["events_processes"] for e in p["events"]}
+def test_bounds_events_and_count_variables(files, treatment_tables):
+    schema, _ = files
+    tables = treatment_tables
+    treatment = next(p for p in schema["events"]["processes"] if p["name"] == "treatment")
+    assert treatment["unit"] == schema["root_table"] == "SIM_AV_PATIENT"
+    assert treatment["origin"] == "DIAGNOSISDATEBEST" and treatment["ends_with"] == "survival"
+    events = {e["name"]: e for e in treatment["events"]}
+    assert set(events) == set(rt.TREATMENT_EVENTS)
+    assert all(e["kind"] == "recurrent" for e in events.values())
     assert tables["SIM_SACT_REGIMEN"]["rows_from_event"] == "REGIMEN"
     assert tables["SIM_RTDS_EPISODE"]["rows_from_event"] == "RADIOTHERAPY"
     assert events["REGIMEN"]["max"] <= tables["SIM_SACT_REGIMEN"]["max_rows_per_parent"]
@@ -205,25 +231,31 @@ def test_bounds_events_and_count_variables(drafts):
     assert outcome["min_rows_per_parent"] == outcome["max_rows_per_parent"] == 1
 
 
-def test_every_model_variable_has_a_table_or_is_written_by_the_events(states, columns, drafts):
+def test_every_model_variable_has_a_table_or_is_written_by_the_events(columns, treatment_tables):
     new = {name for (table, name), c in columns.items() if table in REAL_COLUMNS and c.is_modelled}
-    new |= {b["count_variable"] for b in drafts[0]["tables"].values() if b.get("count_variable")}
+    new |= {b["count_variable"] for b in treatment_tables.values() if b.get("count_variable")}
     assert new == set(rt.TREATMENT_NODES) | set(rt.EVENT_WRITTEN)
 
 
-def test_structure_nodes_are_tiered_once(drafts):
-    _, structure = drafts
-    tiered = [n for tier in structure["tiers_insert_after_tumour"] for n in tier["nodes"]]
-    assert len(tiered) == len(set(tiered))
+def test_structure_nodes_are_tiered_once(files):
+    _, structure = files
+    every = [n for tier in structure["tiers"] for n in tier["nodes"]]
+    assert len(every) == len(set(every))
+    tiered = [n for tier in structure["tiers"] if tier["name"] not in CORE_TIERS for n in tier["nodes"]]
     assert set(tiered) == set(rt.TREATMENT_NODES) | set(rt.EVENT_WRITTEN)
-    for edge in structure["edges"] + structure["edges_with_position_parents"]:
-        assert edge["why"] and edge["to"] in set(rt.TREATMENT_NODES)
-        assert edge["to"] not in rt.EVENT_WRITTEN
+    for edge in structure["edges"] + POSITION_EDGES:
+        assert edge["why"] and edge["to"] in set(every) | set(POSITIONS)
+        if edge["to"] in set(tiered):
+            assert edge["to"] in set(rt.TREATMENT_NODES)
+            assert edge["to"] not in rt.EVENT_WRITTEN
+    for edge in POSITION_EDGES:
+        assert edge["to"] in set(rt.TREATMENT_NODES) and edge["from"] in POSITIONS
 
 
-def test_constraints_mirror_the_draft_and_sit_on_edges(drafts):
-    schema, structure = drafts
-    declared = {(c["if"]["column"], c["then"]["column"]) for c in schema["constraints"]}
+def test_treatment_constraints_mirror_the_schema_and_sit_on_edges(files):
+    schema, structure = files
+    declared = {(c["if"]["column"], c["then"]["column"]) for c in schema["constraints"]
+                if {c["if"]["column"], c["then"]["column"]} & TREATMENT_COLUMNS}
     mirrored = {(r.if_column, r.then_column) for r in rt.TREATMENT_CONSTRAINTS}
     assert declared == mirrored
     edges = {(e["from"], e["to"]) for e in structure["edges"]}
@@ -231,8 +263,8 @@ def test_constraints_mirror_the_draft_and_sit_on_edges(drafts):
         assert (a, b) in edges or (b, a) in edges, (a, b)
 
 
-def test_event_groups_cover_every_site_once(drafts, states):
-    _, structure = drafts
+def test_event_groups_cover_every_site_once(files, states):
+    _, structure = files
     given = structure["events"]["REGIMEN"]["given"]
     assert structure["events"]["RADIOTHERAPY"]["given"] == given
     sites = given[0]

@@ -20,7 +20,7 @@ from bayesgen.schema.schema import SPEC_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-SHIPPED = ["simulacrum_v2", "ncr_breast", "gbsg2"]
+SHIPPED = ["simulacrum_v2", "simulacrum_v2_core", "ncr_breast", "gbsg2"]
 SCHEMA_FILES = [REPO / "schemas" / f"{name}.yaml" for name in SHIPPED] + [FIXTURES / "toy_schema.yaml"]
 EPOCH = np.datetime64("1970-01-01", "D")
 LAST_UNIFORM = 1.0 - 2.0**-53  # the largest uniform the sampler's counter-based generator can return
@@ -37,12 +37,12 @@ def day(value) -> int:
 
 @pytest.fixture(scope="module")
 def simulacrum() -> Schema:
-    return Schema.load("schemas/simulacrum_v2.yaml")
+    return Schema.load("schemas/simulacrum_v2_core.yaml")
 
 
 @pytest.fixture(scope="module")
 def registry() -> dict[str, pd.DataFrame]:
-    return bg.datasets.simulate_registry(2000, rng=0)
+    return bg.datasets.simulate_registry(2000, rng=0, full=False)
 
 
 # -- loading and files --------------------------------------------------------------------------------
@@ -54,12 +54,17 @@ def test_shipped_schema_loads_by_path_and_by_short_name(name):
     assert Schema.load(name) == by_path
     assert by_path.name == name
     assert by_path.root.parent is None
-    for table in by_path.child_tables:
-        assert table.parent.table == by_path.root_table
+    seen = {by_path.root_table}
+    for table in by_path.child_tables:  # a tree, listed parents first
+        assert table.parent.table in seen
+        seen.add(table.name)
+    assert seen == set(by_path.tables)
     # every modelled column and every child count is a variable, with a consistent number of states
     variables = by_path.variables
     modelled = [c for t in by_path.tables.values() for c in t.modelled_columns]
-    assert len(variables) == len(modelled) + len(by_path.child_tables)
+    counted = [t for t in by_path.child_tables if t.count_variable]  # the others: fixed or event-driven rows
+    assert len(variables) == len(modelled) + len(counted)
+    assert {variables[t.count_variable].count_of for t in counted} == {t.name for t in counted}
     for column in modelled:
         assert variables[column.name].n_states == column.n_states == len(column.states())
 
@@ -300,8 +305,10 @@ def test_every_code_of_every_shipped_column_survives_decode_then_encode(path):
         for column in table.modelled_columns:
             codes = np.repeat(np.arange(column.n_states, dtype=np.int16), 3)
             draws = np.tile([0.0, 0.5, LAST_UNIFORM], column.n_states)
-            # anchor relative dates on their earliest allowed day, so that every bin has room
-            anchors = np.full(len(codes), float(column.minimum)) if column.relative_to else None
+            # anchor relative dates so that the earliest bin (which may start before the anchor) starts on
+            # the earliest allowed day: every bin then has room
+            anchors = (np.full(len(codes), float(column.minimum) - min(0.0, float(column.bins[0])))
+                       if column.relative_to else None)
             decoded = column.decode(codes, draws, anchors)
             again = column.encode(pd.Series(decoded), table.name, anchor_days=anchors)
             assert again.tolist() == codes.tolist(), (table.name, column.name)
@@ -340,7 +347,7 @@ def test_derived_columns_hold_in_decoded_tables(simulacrum, registry):
 
 
 def test_simulated_registry_has_no_violations(simulacrum, registry):
-    structure = bg.Structure.load("structures/simulacrum_v2.yaml")
+    structure = bg.Structure.load("structures/simulacrum_v2_core.yaml")
     assert check_tables(registry, simulacrum) == []
     assert check_tables(registry, simulacrum, structure) == []
 

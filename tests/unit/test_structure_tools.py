@@ -69,7 +69,7 @@ def test_a_reversed_edge_counts_once_not_as_added_plus_removed():
     assert (change.added, change.removed, change.reversed, change.shd) == ((), (), (("A", "B"),), 1)
 
 
-@pytest.mark.parametrize("name", ["simulacrum_v2", "simulacrum_v2_compact", "ncr_breast", "gbsg2"])
+@pytest.mark.parametrize("name", ["simulacrum_v2", "simulacrum_v2_core", "simulacrum_v2_compact", "ncr_breast", "gbsg2"])
 def test_diff_of_a_structure_with_itself_is_empty(name):
     structure = Structure.load(REPO / "structures" / f"{name}.yaml")
     change = structure.diff(Structure.load(REPO / "structures" / f"{name}.yaml"))
@@ -158,7 +158,7 @@ def test_the_figure_grows_with_the_widest_tier(tmp_path):
 
 
 def test_draw_of_the_shipped_simulacrum_structure_shows_every_node_tier_and_table(tmp_path):
-    structure = Structure.load(REPO / "structures" / "simulacrum_v2.yaml")
+    structure = Structure.load(REPO / "structures" / "simulacrum_v2_core.yaml")
     structure.draw(tmp_path / "simulacrum.png", schema="simulacrum_v2")
     width, height = png_size(tmp_path / "simulacrum.png")
     assert width > 2_000 and height > 600  # 27 tumour nodes need room
