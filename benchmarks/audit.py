@@ -42,7 +42,7 @@ def load(dataset: str, patients: int):
         schema = bg.Schema.load(ROOT / "tests/fixtures/toy_schema.yaml")
         structure = bg.Structure.load(ROOT / "tests/fixtures/toy_structure.yaml")
         return schema, structure, make_toy_tables(n=patients, seed=0)
-    schema = bg.Schema.load("simulacrum_v2")
+    schema = bg.Schema.load("simulacrum_v2_core")
     structure = bg.Structure.load("structures/simulacrum_v2_compact.yaml")
     return schema, structure, bg.datasets.simulate_registry(patients, rng=0, full=False)
 

@@ -22,16 +22,16 @@ differential privacy. Typical use:
       --epsilon 1 -o model.json          # inside the registry: the model file is what you release
   bayesgen sample model.json -n 100000 -o synthetic/ --format parquet --seed 7
   bayesgen demo                           # all of it on simulated data, in about a minute
-  bayesgen structure learn data/ --schema schemas/simulacrum_v2.yaml --epsilon 0.3 -o learned.yaml
-  bayesgen structure diff structures/simulacrum_v2.yaml learned.yaml
+  bayesgen structure learn data/ --schema schemas/simulacrum_v2_core.yaml --epsilon 0.3 -o learned.yaml
+  bayesgen structure diff structures/simulacrum_v2_core.yaml learned.yaml
 """
 
 STRUCTURE_DESCRIPTION = """\
 Learn, inspect and compare Bayesian-network structures (DAG YAML files):
 
-  bayesgen structure learn data/ --schema schemas/simulacrum_v2.yaml --epsilon 0.3 -o learned.yaml
-  bayesgen structure show learned.yaml --schema schemas/simulacrum_v2.yaml --draw learned.svg
-  bayesgen structure diff structures/simulacrum_v2.yaml learned.yaml
+  bayesgen structure learn data/ --schema schemas/simulacrum_v2_core.yaml --epsilon 0.3 -o learned.yaml
+  bayesgen structure show learned.yaml --schema schemas/simulacrum_v2_core.yaml --draw learned.svg
+  bayesgen structure diff structures/simulacrum_v2_core.yaml learned.yaml
 
 Drawing (--draw) needs matplotlib: pip install 'bayesgen[plot]'.
 """

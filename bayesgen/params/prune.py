@@ -15,8 +15,9 @@ The only data-dependent input is each table's row count, and that is measured wi
 schema's states, the structure, the budget). The dropped parents are summed out of the exact counts,
 which is exact: the table of a node over fewer parents is the sum of its table over more.
 
-On the simulated registry at ε = 1 (8,000 persons, mean 2-way TVD of the person table), pruning the
-expert DAG with θ = 4 took the error from 0.418 to 0.224 (pure DP); see docs/evaluation.md.
+On the ten-table simulated registry at ε = 1 (200,000 patients, one fit each), pruning the expert
+DAG with θ = 4 dropped 73 of its 128 edges and took the mean 2-way TVD of the tumour table from 0.137
+to 0.065, and the gene tests per tumour from +199 % of the truth to -1.3 % (docs/tuning.md).
 """
 
 from __future__ import annotations
