@@ -94,7 +94,7 @@ def test_file_is_json_with_every_part_and_no_row_level_data(model, saved, secret
     assert set(model.structure_.edges) == set(toy_structure.edges) - set(model.pruned_edges_)
     assert set(body["cpts"]) == set(toy_structure.nodes)
     for node, cpt in body["cpts"].items():
-        assert cpt["parents"] == list(toy_structure.parents(node))
+        assert cpt["parents"] == list(model.structure_.parents(node))  # the fitted (pruned) parents
         assert len(cpt["probabilities"]) == math.prod(cpt["shape"])
     assert body["privacy"] == model.ledger_
     assert body["privacy"]["epsilon_spent"] == pytest.approx(1.0)
