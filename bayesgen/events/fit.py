@@ -102,20 +102,26 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
     rate = np.maximum(np.divide(d_top, e_top, out=np.zeros_like(d_top), where=e_top > 0), 0.0)
     overall = np.maximum(np.divide(d_top.sum(-1), e_top.sum(-1), out=np.zeros(d_top.shape[:-1]),
                                    where=e_top.sum(-1) > 0), 0.0)
-    n_intervals = d.shape[-1]
     for d_level, e_level, summed in reversed(levels[:-1]):
         parent = np.broadcast_to(np.expand_dims(rate, axis=rate.ndim - 2), d_level.shape)
         parent_overall = np.broadcast_to(np.expand_dims(overall, axis=overall.ndim - 1), d_level.shape[:-1])
-        # this level's rate over all intervals, shrunk towards the parent's
-        overall = _shrink(d_level.sum(-1), e_level.sum(-1), parent_overall,
-                          events_sd * np.sqrt(summed * n_intervals),
-                          np.sqrt(summed * (exposure_sd**2).sum()), shrinkage)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shape = np.where(parent_overall[..., None] > 0, parent / parent_overall[..., None], 1.0)
-        prior = overall[..., None] * shape
-        rate = _shrink(d_level, e_level, prior, events_sd * np.sqrt(summed), exposure_sd * np.sqrt(summed),
-                       shrinkage)
+        rate, overall = _shrink_in_two_steps(d_level, e_level, parent, parent_overall, events_sd, exposure_sd,
+                                             summed, shrinkage)
     return rate
+
+
+def _shrink_in_two_steps(d, e, prior, prior_overall, events_sd, exposure_sd, summed, shrinkage):
+    """Rates of cells that each sum ``summed`` measured cells, shrunk towards ``prior``: first each
+    cell's rate over all intervals towards ``prior_overall``, then each interval towards that rate
+    times the prior's shape over time. Returns the rates and the rates over all intervals."""
+    n_intervals = d.shape[-1]
+    overall = _shrink(d.sum(-1), e.sum(-1), prior_overall, events_sd * np.sqrt(summed * n_intervals),
+                      np.sqrt(summed * (exposure_sd**2).sum()), shrinkage)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shape = np.where(prior_overall[..., None] > 0, prior / prior_overall[..., None], 1.0)
+    rate = _shrink(d, e, overall[..., None] * shape, events_sd * np.sqrt(summed), exposure_sd * np.sqrt(summed),
+                   shrinkage)
+    return rate, overall
 
 
 def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations: int = 100) -> np.ndarray:
@@ -170,15 +176,10 @@ def _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage):
     as :func:`pooled_rates` does towards parent cells: the cell's level over all intervals towards the
     model's, then each interval towards that level times the model's shape over time."""
     prior = main_effects_rates(d, e)
-    n_intervals = d.shape[-1]
     prior_total = (prior * np.maximum(e, 0.0)).sum(-1)
     exposure_total = np.maximum(e, 0.0).sum(-1)
     prior_overall = np.divide(prior_total, exposure_total, out=prior[..., 0].copy(), where=exposure_total > 0)
-    overall = _shrink(d.sum(-1), e.sum(-1), prior_overall, events_sd * np.sqrt(n_intervals),
-                      np.sqrt((exposure_sd**2).sum()), shrinkage)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shape = np.where(prior_overall[..., None] > 0, prior / prior_overall[..., None], 1.0)
-    return _shrink(d, e, overall[..., None] * shape, events_sd, exposure_sd, shrinkage)
+    return _shrink_in_two_steps(d, e, prior, prior_overall, events_sd, exposure_sd, 1, shrinkage)[0]
 
 
 def forbidden_cells(layout: EventLayout, event: int, process, schema) -> np.ndarray:

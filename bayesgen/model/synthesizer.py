@@ -174,6 +174,7 @@ class Synthesizer:
         tables; ``events_share`` of what remains goes to the hazards, the rest to the CPTs.
         """
         prune = prune and self.prune is not None and accountant.is_private
+        sizing_budget = 0.0
         if prune:
             if not self.prune > 0:
                 raise ValueError(f"prune must be a positive number or None, got {self.prune!r}")
@@ -184,7 +185,7 @@ class Synthesizer:
         if event_statistics is not None:
             if not 0 < self.events_share < 1:
                 raise ValueError(f"events_share must be between 0 and 1, got {self.events_share!r}")
-            remaining = accountant.remaining - (sizing_budget if prune else 0.0)
+            remaining = accountant.remaining - sizing_budget
             events_budget = remaining * self.events_share if accountant.is_private else math.inf
             if accountant.is_private:
                 parameters_budget = remaining - events_budget

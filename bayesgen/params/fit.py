@@ -62,6 +62,15 @@ def families(schema, structure) -> list[Family]:
     return out
 
 
+def measured_families(schema, structure, rows_per_person: dict[str, int]) -> list[Family]:
+    """:func:`families` with their sensitivities: the rows one person contributes to the counted table
+    after bounding (``rows_per_person``), or fewer where the table declares ``fit_rows_per_person``."""
+    out = families(schema, structure)
+    for family in out:
+        family.sensitivity = min(rows_per_person[family.rows_of], schema.fit_rows_per_person(family.rows_of))
+    return out
+
+
 def aligned_codes(name: str, rows_of: str, encoded, schema) -> np.ndarray:
     """The codes of ``name`` aligned on the rows of table ``rows_of``.
 
@@ -282,13 +291,10 @@ def measure_parameters(exact: ExactCounts, schema, structure, accountant: Privac
     True
     """
     _check_settings(postprocessing, shrinkage)
-    all_families = families(schema, structure)
+    all_families = measured_families(schema, structure, exact.rows_per_person)
     missing = [family.node for family in all_families if family.node not in exact.counts]
     if missing:
         raise ValueError(f"no exact counts for {missing[:5]} ({len(missing)} families)")
-    for family in all_families:
-        # rows per person after bounding, or fewer where the table declares fit_rows_per_person
-        family.sensitivity = min(exact.rows_per_person[family.rows_of], schema.fit_rows_per_person(family.rows_of))
     if accountant.is_private:
         total = accountant.remaining if budget is None else budget
         shares = allocate_budget(total, [f.n_cells for f in all_families], [f.sensitivity for f in all_families],

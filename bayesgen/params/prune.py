@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bayesgen.params.allocation import allocate_budget
-from bayesgen.params.fit import ExactCounts, families
+from bayesgen.params.fit import ExactCounts, measured_families
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.privacy.mechanisms import noisy_counts
 from bayesgen.structure.structure import Structure
@@ -125,12 +125,14 @@ def prune_to_noise(structure: Structure, schema, exact: ExactCounts, accountant:
     >>> ("SITE_ICD10_O2", "T_BEST") in pruned.dropped   # 114 sites x 7 T states: too many cells for 2,000 persons
     True
     """
-    all_families = families(schema, structure)
+    all_families = measured_families(schema, structure, exact.rows_per_person)
+    # every family over a table counts the same rows: the first one's total is the table's
+    first = {}
     for family in all_families:
-        family.sensitivity = min(exact.rows_per_person[family.rows_of], schema.fit_rows_per_person(family.rows_of))
-    tables = list(dict.fromkeys(family.rows_of for family in all_families))
-    sensitivity = {family.rows_of: family.sensitivity for family in all_families}
-    totals = np.array([int(exact.counts[next(f.node for f in all_families if f.rows_of == t)].sum()) for t in tables])
+        first.setdefault(family.rows_of, family)
+    tables = list(first)
+    sensitivity = {t: family.sensitivity for t, family in first.items()}
+    totals = np.array([int(exact.counts[family.node].sum()) for family in first.values()])
     if accountant.definition == "pure":  # one person changes table t's count by at most its sensitivity
         vector_sensitivity = sum(sensitivity[t] for t in tables)
     else:
