@@ -21,7 +21,9 @@ exposure ``m = shrinkage * (sd(E) + sd(D) / prior)`` equals the noise level of t
 measurements. The prior is proportional hazards: the cell's own rate over all intervals (far less
 noisy than any one interval's) times its parent's shape over time (:func:`pooled_rates`). Sums
 over cells use the raw noisy values, which are unbiased; rates are clipped at zero only at the
-end. A cell whose noisy exposure is not positive takes its prior.
+end. A cell whose noisy exposure is not positive takes its prior. With two or more given variables
+the prior is a main-effects model instead (:func:`main_effects_rates`), fitted, for large tables, to
+low-order margins measured on their own (:class:`MeasuredMargins`, ``MARGIN_MIN_GROUPS``).
 """
 
 from __future__ import annotations
@@ -66,11 +68,13 @@ def _shrink(d, e, prior_rate, sd_d, sd_e, shrinkage):
 
 
 def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float, exposure_sd: np.ndarray,
-                 shrinkage: float) -> np.ndarray:
+                 shrinkage: float, margins: MeasuredMargins | None = None) -> np.ndarray:
     """Hazards per day from noisy counts and exposure, pooled towards coarser cells (see module docs).
 
     ``events`` and ``exposure_days`` have shape ``(*groups, n_history, n_intervals)``;
     ``exposure_sd`` is the noise SD of one cell's exposure in days, per interval (last axis).
+    With two or more given variables, cells are shrunk towards a main-effects model instead, fitted to
+    ``margins`` when they were measured (:class:`MeasuredMargins`) or else to sums of the cells.
 
     Levels run from the coarsest (every given variable summed out) to the full table, dropping the
     last given variable at each step. At each level a cell is shrunk towards a proportional-hazards
@@ -92,7 +96,7 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
     e = exposure_days.astype(np.float64)
     exposure_sd = np.asarray(exposure_sd, dtype=np.float64)
     if n_given >= 2:
-        return _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage)
+        return _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage, margins)
     levels = [(d, e, 1)]
     for _ in range(n_given):
         d_prev, e_prev, n_prev = levels[-1]
@@ -124,14 +128,118 @@ def _shrink_in_two_steps(d, e, prior, prior_overall, events_sd, exposure_sd, sum
     return rate, overall
 
 
-def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations: int = 100) -> np.ndarray:
-    """Poisson main-effects hazards ``base(history, interval) * f_1(g_1) * ... * f_k(g_k)`` fitted to
-    (noisy) events and exposure of shape ``(*groups, n_history, n_intervals)``.
+@dataclass
+class MeasuredMargins:
+    """Noisy low-order margins of one event type's counts and exposure, measured on their own.
+
+    The main-effects hazard ``base(history, interval) * f_1(g_1, interval) * ... * f_k(g_k, interval)``
+    depends on the data only through the events and the exposure by (history, interval) and by (group
+    of each given variable, interval). Summed from the full table, each margin adds up the noise of every cell it
+    covers (thousands for a treatment hazard); measured directly, it carries the noise of a few cells.
+
+    Attributes
+    ----------
+    events_by_time : ndarray
+        Events by (history, interval).
+    events_by_group : list of ndarray
+        Per given variable, events by (group, interval).
+    exposure_by_time : ndarray
+        Exposure in days by (history, interval).
+    exposure_by_group : list of ndarray
+        Per given variable, exposure in days by (group, interval).
+    events_sd : list of float
+        Noise SD of one cell of ``events_by_time`` then of each ``events_by_group`` table.
+    exposure_sd : list of ndarray
+        Noise SD in days of one cell per interval, of ``exposure_by_time`` then of each
+        ``exposure_by_group`` table.
+    """
+
+    events_by_time: np.ndarray
+    events_by_group: list
+    exposure_by_time: np.ndarray
+    exposure_by_group: list
+    events_sd: list
+    exposure_sd: list
+
+    @classmethod
+    def sums_of(cls, events: np.ndarray, exposure_days: np.ndarray, events_sd: float = 0.0,
+                exposure_sd: np.ndarray | float = 0.0) -> MeasuredMargins:
+        """The margins as sums of a full table (exact when the table is), with the noise of those sums."""
+        k = events.ndim - 2
+        groups = tuple(range(k))
+        n_intervals = events.shape[-1]
+        exposure_sd = np.broadcast_to(np.asarray(exposure_sd, dtype=np.float64), (n_intervals,))
+        n_groups = int(np.prod(events.shape[:k]))
+        by_group_events = [events.sum(axis=tuple(a for a in range(k + 1) if a != i)) for i in range(k)]
+        by_group_exposure = [exposure_days.sum(axis=tuple(a for a in range(k + 1) if a != i)) for i in range(k)]
+        cells_per_group = [events.size // events.shape[i] for i in range(k)]
+        return cls(events.sum(axis=groups), by_group_events, exposure_days.sum(axis=groups), by_group_exposure,
+                   [events_sd * np.sqrt(n_groups)] + [events_sd * np.sqrt(c // n_intervals) for c in cells_per_group],
+                   [exposure_sd * np.sqrt(n_groups)]
+                   + [exposure_sd * np.sqrt(c // n_intervals) for c in cells_per_group])
+
+    def combined_with(self, other: MeasuredMargins) -> MeasuredMargins:
+        """Inverse-variance weighted mean of two independent estimates of the same margins."""
+        def mean(a, b, sd_a, sd_b):
+            var_a, var_b = np.square(sd_a), np.square(sd_b)
+            if np.all(var_a == 0) or np.all(var_b == 0):
+                return (a, sd_a) if np.all(var_a == 0) else (b, sd_b)
+            weight = var_b / (var_a + var_b)
+            return weight * a + (1 - weight) * b, np.sqrt(var_a * var_b / (var_a + var_b))
+
+        events = [mean(a, b, sa, sb) for a, b, sa, sb in zip([self.events_by_time, *self.events_by_group],
+                                                              [other.events_by_time, *other.events_by_group],
+                                                              self.events_sd, other.events_sd, strict=True)]
+        exposure = [mean(a, b, sa, sb) for a, b, sa, sb in zip([self.exposure_by_time, *self.exposure_by_group],
+                                                                [other.exposure_by_time, *other.exposure_by_group],
+                                                                self.exposure_sd, other.exposure_sd, strict=True)]
+        return MeasuredMargins(events[0][0], [m for m, _ in events[1:]], exposure[0][0], [m for m, _ in exposure[1:]],
+                               [sd for _, sd in events], [sd for _, sd in exposure])
+
+    def consistent(self) -> MeasuredMargins:
+        """The margins adjusted to agree where they overlap, by least squares.
+
+        Every margin of events, and every margin of exposure, sums to the same total per interval. Each margin's total is replaced by the inverse-variance weighted mean of all of
+        them, the difference spread evenly over the margin's cells (the least-squares projection for
+        cells of equal noise). Exact margins already agree and are left unchanged.
+        """
+        events = [self.events_by_time, *self.events_by_group]
+        events = _agree(events, self.events_sd, axes=[tuple(range(m.ndim - 1)) for m in events])
+        exposure = [self.exposure_by_time, *self.exposure_by_group]
+        exposure = _agree(exposure, self.exposure_sd, axes=[tuple(range(m.ndim - 1)) for m in exposure])
+        return MeasuredMargins(events[0], events[1:], exposure[0], exposure[1:], self.events_sd, self.exposure_sd)
+
+
+def _agree(margins, cell_sd, axes):
+    """Shift each margin so that its sums over ``axes`` equal the inverse-variance weighted mean."""
+    totals = [m.sum(axis=a) for m, a in zip(margins, axes, strict=True)]
+    cells = [int(np.prod([m.shape[i] for i in a])) for m, a in zip(margins, axes, strict=True)]
+    variances = [np.asarray(n * np.square(sd), dtype=np.float64) for n, sd in zip(cells, cell_sd, strict=True)]
+    if all(np.all(v > 0) for v in variances):
+        weights = [1 / v for v in variances]
+        target = sum(w * t for w, t in zip(weights, totals, strict=True)) / sum(weights)
+    else:  # an exact margin fixes the total
+        target = next(t for t, v in zip(totals, variances, strict=True) if np.all(v == 0))
+    return [m + np.expand_dims((target - t) / n, a) for m, t, n, a in zip(margins, totals, cells, axes, strict=True)]
+
+
+def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations: int = 100,
+                       margins: MeasuredMargins | None = None) -> np.ndarray:
+    """Poisson main-effects hazards ``base(history, interval) * f_1(g_1, interval) * ... *
+    f_k(g_k, interval)`` fitted to (noisy) events and exposure of shape ``(*groups, n_history,
+    n_intervals)``.
 
     The maximum-likelihood fit of the log-linear model with exposure offsets, by cyclic updates of
     each factor to match its margin of events (iterative proportional fitting). Every margin sums
-    many cells, so the noise of the cells averages out. Noisy exposure is clipped at zero as an
+    many cells, so the noise of the cells averages out. Each variable's effect may change over time
+    (a factor per interval): a stage's excess hazard falls after diagnosis while background
+    mortality does not, so hazards of different stages are not proportional. Noisy exposure is clipped at zero as an
     offset; margins of events below zero give a zero factor.
+
+    With ``margins`` (measured on their own, far less noisy than sums of the cells), the factors are
+    fitted to those instead: the margins are first made consistent
+    (:meth:`MeasuredMargins.consistent`), the exposure table is raked to the exposure margins (its
+    cells then only say how exposure is spread within them) and the factors match the events margins.
 
     Examples
     --------
@@ -144,38 +252,73 @@ def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations
     """
     k = events.ndim - 2
     exposure = np.maximum(exposure_days, 0.0)
-    factors = [np.ones(events.shape[i]) for i in range(k)]
     group_axes = tuple(range(k))
+    if margins is None:
+        margins = MeasuredMargins.sums_of(events, exposure_days)
+    else:
+        margins = margins.consistent()
+        exposure = _rake(exposure, margins, iterations)
+    factors = [np.ones((events.shape[i], events.shape[-1])) for i in range(k)]
 
     def product(skip=None):
-        out = np.ones(events.shape[:k])
+        out = np.ones(events.shape[:k] + (1, events.shape[-1]))
         for i, factor in enumerate(factors):
             if i != skip:
-                out = out * factor.reshape([-1 if a == i else 1 for a in range(k)])
-        return out[..., None, None]
+                out = out * factor.reshape([factor.shape[0] if a == i else factor.shape[1] if a == k + 1 else 1
+                                            for a in range(k + 2)])
+        return out
 
     def ratio(numerator, denominator):
         return np.divide(np.maximum(numerator, 0.0), denominator, out=np.zeros_like(denominator),
                          where=denominator > 0)
 
-    base = ratio(events.sum(axis=group_axes), exposure.sum(axis=group_axes))
+    base = ratio(margins.events_by_time, exposure.sum(axis=group_axes))
     for _ in range(iterations):
         previous = [f.copy() for f in factors]
         for i in range(k):
-            others = tuple(a for a in range(events.ndim) if a != i)
+            others = tuple(a for a in range(k + 1) if a != i)
             expected = exposure * product(skip=i) * base
-            factors[i] = ratio(events.sum(axis=others), expected.sum(axis=others))
-        base = ratio(events.sum(axis=group_axes), (exposure * product()).sum(axis=group_axes))
+            factors[i] = ratio(margins.events_by_group[i], expected.sum(axis=others))
+        base = ratio(margins.events_by_time, (exposure * product()).sum(axis=group_axes))
         if all(np.allclose(f, g, rtol=1e-9, atol=0) for f, g in zip(factors, previous, strict=True)):
             break
     return base * product()
 
 
-def _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage):
+def _rake(exposure: np.ndarray, margins: MeasuredMargins, iterations: int) -> np.ndarray:
+    """The (clipped, noisy) exposure table scaled to match the measured exposure margins (IPF).
+
+    A small floor keeps every cell able to grow: a cell whose noisy exposure fell below zero may
+    still hold exposure the margins say exists.
+    """
+    k = exposure.ndim - 2
+    positive = exposure[exposure > 0]
+    floor = 1e-6 * positive.mean() if positive.size else 1.0
+    raked = exposure + floor
+    targets = [np.maximum(margins.exposure_by_time, 0.0)] + [np.maximum(m, 0.0) for m in margins.exposure_by_group]
+    sum_axes = [tuple(range(k))] + [tuple(a for a in range(k + 1) if a != i) for i in range(k)]
+    shapes = [(1,) * k + exposure.shape[k:]] + [
+        tuple(exposure.shape[a] if a in (i, exposure.ndim - 1) else 1 for a in range(exposure.ndim))
+        for i in range(k)]
+    for _ in range(iterations):
+        change = 0.0
+        for target, axes, shape in zip(targets, sum_axes, shapes, strict=True):
+            current = raked.sum(axis=axes).reshape(shape)
+            scale = np.divide(target.reshape(shape), current, out=np.ones(shape), where=current > 0)
+            raked = raked * scale
+            change = max(change, float(np.abs(scale - 1).max()))
+        if change < 1e-9:
+            break
+    return raked
+
+
+def _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage, margins=None):
     """Each cell's rate shrunk towards the main-effects model (:func:`main_effects_rates`) in two steps,
     as :func:`pooled_rates` does towards parent cells: the cell's level over all intervals towards the
     model's, then each interval towards that level times the model's shape over time."""
-    prior = main_effects_rates(d, e)
+    if margins is not None:
+        margins = margins.combined_with(MeasuredMargins.sums_of(d, e, events_sd, exposure_sd))
+    prior = main_effects_rates(d, e, margins=margins)
     prior_total = (prior * np.maximum(e, 0.0)).sum(-1)
     exposure_total = np.maximum(e, 0.0).sum(-1)
     prior_overall = np.divide(prior_total, exposure_total, out=prior[..., 0].copy(), where=exposure_total > 0)
@@ -287,7 +430,8 @@ def fit_event_model(encoded, schema, structure, accountant: PrivacyAccountant, b
 
 
 def measure_event_model(statistics: ExactEventStatistics, schema, structure, accountant: PrivacyAccountant,
-                        budget: float, shrinkage: float = 1.0, exposure_share: float = 1 / 3) -> EventModel:
+                        budget: float, shrinkage: float = 1.0, exposure_share: float = 1 / 3,
+                        margin_share: float = 0.5) -> EventModel:
     """Add noise once to exact event statistics and post-process them into an :class:`EventModel`.
 
     The budget is split between event types in proportion to the cube root of their cell counts
@@ -295,9 +439,15 @@ def measure_event_model(statistics: ExactEventStatistics, schema, structure, acc
     rarer than time at risk, so their counts need the larger share: with ``p`` events per unit per
     interval and ``K`` intervals the variance-minimising ratio is about ``(1 / (p K)) ** (2/3)``,
     2 for ``p = 0.05``, ``K = 7``).
+
+    An event type with two or more given variables spends ``margin_share`` of its budget on its
+    low-order margins (:class:`MeasuredMargins`), to which its main-effects model is fitted; the
+    full table, measured with the rest, only moves single cells away from that model.
     """
     if not 0 < exposure_share < 1:
         raise ValueError(f"exposure_share must be between 0 and 1, got {exposure_share!r}")
+    if not 0 <= margin_share < 1:
+        raise ValueError(f"margin_share must be in [0, 1), got {margin_share!r}")
     declarations = schema.events
     horizon = horizon_days(schema)
     layouts = {p.name: build_layout(schema, p, structure.events, horizon) for p in declarations.processes}
@@ -313,36 +463,82 @@ def measure_event_model(statistics: ExactEventStatistics, schema, structure, acc
                   for name in layout.names}
         rates.update(measure_process(layout, statistics, process, schema, accountant, shares,
                                      declarations.resolution, statistics.units_per_person[process.name],
-                                     shrinkage, exposure_share))
+                                     shrinkage, exposure_share, margin_share))
     model = EventModel(schema, structure, horizon, rates)
     model.dropped_ = dict(statistics.dropped)
     return model
 
 
+# Margins are measured on their own only for hazards with at least this many cells of given groups:
+# a margin summed from the full table then carries the noise of >= 100 / (its groups) cells, several
+# times that of a margin measured directly with a fraction of the budget. Small tables (DEATH by
+# stage and age) are better served by spending everything on the full table.
+MARGIN_MIN_GROUPS = 100
+
+
 def measure_process(layout: EventLayout, statistics: ExactEventStatistics, process, schema,
                     accountant: PrivacyAccountant, shares: dict[str, float], resolution: int,
-                    units_per_person: int, shrinkage: float, exposure_share: float) -> dict[str, np.ndarray]:
+                    units_per_person: int, shrinkage: float, exposure_share: float,
+                    margin_share: float = 0.5) -> dict[str, np.ndarray]:
     """Noisy statistics of one process's event types, post-processed into hazards per day."""
     lengths = np.diff(layout.edges)
+    days_per_unit = lengths / resolution
+    pure = accountant.definition == "pure"
     out = {}
     for e, name in enumerate(layout.names):
         events, exposure = statistics.events[name], statistics.exposure[name]
+        n_given = events.ndim - 2
         share = shares[name]
-        pure = accountant.definition == "pure"
+        margins_measured = (n_given >= 2 and accountant.is_private and margin_share > 0
+                            and np.prod(events.shape[:-2]) >= MARGIN_MIN_GROUPS)
+        full_share = share * (1 - margin_share) if margins_measured else share
         count_sensitivity = units_per_person * int(layout.max_count[e])
         exposure_sensitivity = units_per_person * resolution * (
             layout.n_intervals if pure else int(np.ceil(np.sqrt(layout.n_intervals))))
-        noisy_events = noisy_counts(events.ravel(), sensitivity=count_sensitivity,
-                                    budget=share * (1 - exposure_share), accountant=accountant,
-                                    what=f"event counts of {name}").reshape(events.shape)
-        events_sd = np.sqrt(noise_variance(accountant.entries[-1])) if accountant.is_private else 0.0
-        noisy_exposure = noisy_counts(exposure.ravel(), sensitivity=exposure_sensitivity,
-                                      budget=share * exposure_share, accountant=accountant,
-                                      what=f"exposure of {name}").reshape(exposure.shape)
-        exposure_unit_sd = np.sqrt(noise_variance(accountant.entries[-1])) if accountant.is_private else 0.0
-        days_per_unit = lengths / resolution
+
+        def measure(table, sensitivity, budget, what):
+            noisy = noisy_counts(table.ravel(), sensitivity=sensitivity, budget=budget, accountant=accountant,
+                                 what=what).reshape(table.shape)
+            return noisy, (np.sqrt(noise_variance(accountant.entries[-1])) if accountant.is_private else 0.0)
+
+        noisy_events, events_sd = measure(events, count_sensitivity, full_share * (1 - exposure_share),
+                                          f"event counts of {name}")
+        noisy_exposure, exposure_unit_sd = measure(exposure, exposure_sensitivity, full_share * exposure_share,
+                                                   f"exposure of {name}")
+        margins = None
+        if margins_measured:
+            margins = _measure_margins(events, exposure, layout.given[e], name, measure, count_sensitivity,
+                                       exposure_sensitivity, share * margin_share / (n_given + 1),
+                                       exposure_share, days_per_unit)
         rate = pooled_rates(noisy_events, noisy_exposure * days_per_unit, events_sd,
-                            exposure_unit_sd * days_per_unit, shrinkage)
+                            exposure_unit_sd * days_per_unit, shrinkage, margins)
         rate[forbidden_cells(layout, e, process, schema)] = 0.0
         out[name] = rate
     return out
+
+
+def _measure_margins(events, exposure, given, name, measure, count_sensitivity, exposure_sensitivity, budget,
+                     exposure_share, days_per_unit) -> MeasuredMargins:
+    """Measure the margins of :class:`MeasuredMargins`, each with ``budget`` split like the full table.
+
+    Sensitivity: one person's events and exposure fall in the margins' cells just as in the full
+    table's (a margin only merges cells), so each margin has the full table's L1 sensitivity. In L2
+    it has it too: events already assume the worst case of one cell, and the exposure margins keep
+    the interval axis, so one person still adds at most ``U * resolution`` per interval to one cell.
+    """
+    k = events.ndim - 2
+    groups = tuple(range(k))
+    measured = [measure(events.sum(axis=groups), count_sensitivity, budget * (1 - exposure_share),
+                        f"event counts of {name} by history and interval")]
+    exposure_measured = [measure(exposure.sum(axis=groups), exposure_sensitivity, budget * exposure_share,
+                                 f"exposure of {name} by history and interval")]
+    for i, variable in enumerate(given):
+        measured.append(measure(events.sum(axis=tuple(a for a in range(k + 1) if a != i)), count_sensitivity,
+                                budget * (1 - exposure_share), f"event counts of {name} by {variable} and interval"))
+        exposure_measured.append(measure(exposure.sum(axis=tuple(a for a in range(k + 1) if a != i)),
+                                         exposure_sensitivity, budget * exposure_share,
+                                         f"exposure of {name} by {variable} and interval"))
+    return MeasuredMargins(measured[0][0], [m for m, _ in measured[1:]],
+                           exposure_measured[0][0] * days_per_unit,
+                           [m * days_per_unit for m, _ in exposure_measured[1:]],
+                           [sd for _, sd in measured], [sd * days_per_unit for _, sd in exposure_measured])
