@@ -4,11 +4,13 @@ Every public function takes one ``rng`` argument (int, :class:`numpy.random.Gene
 normalised with :func:`numpy.random.default_rng`. The global ``np.random`` state is never used.
 
 Sampling needs output that is identical whatever the chunk size or number of threads. A sequential
-stream cannot give that cheaply, so sampling draws its uniforms from a *counter-based* generator:
-the uniform for draw ``i`` of stream ``key`` is ``splitmix64(key + (i + 1) * GOLDEN)``, the SplitMix64
+stream cannot give that cheaply, so sampling draws its random numbers from a *counter-based*
+generator: draw ``i`` of stream ``key`` is ``splitmix64(key + (i + 1) * GOLDEN)``, the SplitMix64
 output function evaluated at position ``i`` (Steele, Lea & Flood 2014). Any worker can compute any
-position directly. This module holds the NumPy implementation; the numba kernels in
-:mod:`bayesgen.sampling.kernels` compile the same formula, and a test checks that both agree bit for bit.
+position directly. The network sampler uses the 64 bits as they are (alias tables, see
+:mod:`bayesgen.sampling.kernels`); a uniform in [0, 1) keeps the top 53. This module holds the NumPy
+implementation; the numba kernels in :mod:`bayesgen.sampling.kernels` compile the same formula, and a
+test checks that both agree bit for bit.
 """
 
 from __future__ import annotations

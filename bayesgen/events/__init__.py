@@ -1,6 +1,7 @@
 """The time-to-event module: what happens to each patient and tumour after diagnosis.
 
-Declared in the schema (:mod:`bayesgen.schema.events`: event types, intervals, cut-off), conditioned
+Declared in the schema (:mod:`bayesgen.schema.events`: event types, intervals, and the cut-off of dated
+processes or the horizon of duration processes, for data without dates), conditioned
 as the structure says (:mod:`bayesgen.structure.event_conditioning`), fitted from noisy event counts
 and exposure (:mod:`bayesgen.events.fit`) and sampled by a numba kernel (:mod:`bayesgen.events.sample`).
 """

@@ -5,6 +5,11 @@ an event somewhere in ``[d, d + 1)``; it is placed at ``d + 0.5``, and the sampl
 are floored back to dates, so fitting and sampling use the same clock. A unit observed alive on day
 ``d`` (censored) is at risk until ``d + 1``; the data cut-off censors every unit at the end of the
 cut-off day.
+
+A duration process (events ``horizon``) has no dates: each unit's origin is day 0 and its recorded
+duration ``d`` (whole days) plays the part of the date offset, on the same clock: a terminal event
+at ``d + 0.5``, a censored unit at risk until ``d + 1``, and every unit censored at the end of day
+``horizon``.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from bayesgen.params.fit import aligned_codes
 from bayesgen.schema.columns import _missing_mask, _to_day_numbers
+from bayesgen.schema.events import status_code
 
 
 @dataclass
@@ -52,16 +59,35 @@ class ProcessData:
 
 
 def origin_table(schema, process) -> str:
-    """The table holding the process's origin column (a child table for a root-table unit)."""
+    """The table holding the process's origin column (a child table for a root-table unit).
+
+    A duration process has no origin column: its unit's own table.
+    """
     unit = schema.tables[process.unit]
+    if process.origin is None:
+        return unit.name
     if process.origin in unit.column_names:
         return unit.name
     return next(t.name for t in schema.child_tables if process.origin in t.column_names)
 
 
 def horizon_days(schema) -> int:
-    """The longest possible follow-up: from the earliest declared origin date to the end of the cut-off day."""
+    """The longest possible follow-up, in days after the origin: the end of the last hazard interval.
+
+    Dated processes: from the earliest declared origin date to the end of the cut-off day. Duration
+    processes: to the end of day ``horizon``. Both come from the schema, never from the data.
+
+    Examples
+    --------
+    >>> from bayesgen import Schema
+    >>> horizon_days(Schema.load("schemas/gbsg2.yaml"))               # horizon: 3000
+    3001
+    >>> horizon_days(Schema.load("schemas/simulacrum_v2_core.yaml"))  # 2013-01-01 to 2021-12-31
+    3287
+    """
     events = schema.events
+    if events.uses_durations:
+        return int(events.horizon + 1)
     earliest = min(schema.tables[origin_table(schema, p)].column(p.origin).minimum for p in events.processes)
     return int(events.cutoff_day - earliest + 1)
 
@@ -71,8 +97,11 @@ def unit_origins(schema, process, unit_rows: int, origin_days: np.ndarray, index
     """``(origin day, entry)`` of each unit from the origin table's day numbers.
 
     For a root-table unit the origin is its index row's date; with ``entry: latest`` the unit is at
-    risk only from its latest origin-table date (a later diagnosis proves the person was alive).
+    risk only from its latest origin-table date (a later diagnosis proves the person was alive). A
+    duration process's units all start at day 0 (``origin_days`` is not read).
     """
+    if process.origin is None:
+        return np.zeros(unit_rows), np.zeros(unit_rows)
     table = origin_table(schema, process)
     if table == process.unit:
         return origin_days.astype(np.float64), np.zeros(unit_rows)
@@ -95,6 +124,22 @@ def table_days(frame, table: str, column: str) -> np.ndarray:
     return out
 
 
+def table_numbers(frame, column: str) -> np.ndarray:
+    """Values of an integer column of an input table as floats (NaN where missing); encoding has checked them.
+
+    Examples
+    --------
+    >>> table_numbers(pd.DataFrame({"time": pd.array([12, None, 3000], dtype="Int64")}), "time").tolist()
+    [12.0, nan, 3000.0]
+    """
+    values = frame[column]
+    missing = _missing_mask(values)
+    out = np.full(len(values), np.nan)
+    if (~missing).any():
+        out[~missing] = pd.to_numeric(values[~missing]).to_numpy(dtype=np.float64)
+    return out
+
+
 def _pack(n_units: int, unit: np.ndarray, kind_order: np.ndarray, event: np.ndarray, time: np.ndarray):
     order = np.lexsort([kind_order, time, unit])
     unit, event, time = unit[order], event[order], time[order]
@@ -105,10 +150,12 @@ def _pack(n_units: int, unit: np.ndarray, kind_order: np.ndarray, event: np.ndar
 def observation_limit(schema, process, origin: np.ndarray, parent_row: np.ndarray | None, ended: dict) -> np.ndarray:
     """The latest end of each unit's time at risk, in days after its origin.
 
-    The end of the cut-off day or, for a process that ``ends_with`` another, that process's end for
-    the unit's person, moved onto the unit's clock. ``ended`` maps a root-table process name to the
-    ``(origin day, end)`` of its units.
+    The end of the cut-off day (of day ``horizon`` for a duration process) or, for a process that
+    ``ends_with`` another, that process's end for the unit's person, moved onto the unit's clock.
+    ``ended`` maps a root-table process name to the ``(origin day, end)`` of its units.
     """
+    if schema.events.uses_durations:
+        return np.full(len(origin), float(schema.events.horizon + 1))
     limit = schema.events.cutoff_day - origin + 1
     if process.ends_with is not None:
         parent_origin, parent_end = ended[process.ends_with]
@@ -126,8 +173,8 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
     """
     frames = encoded.frames
     table = origin_table(schema, process)
-    origin_days = table_days(frames[table], table, process.origin)
     n_units = encoded.n_rows[process.unit]
+    origin_days = table_days(frames[table], table, process.origin) if process.origin is not None else None
     origin, entry = unit_origins(schema, process, n_units, origin_days, encoded.index_row.get(table),
                                  encoded.parent_row.get(table))
     limit = observation_limit(schema, process, origin, encoded.parent_row.get(process.unit), survival_end)
@@ -135,18 +182,29 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
     units, types, times, last = [], [], [], []
     dropped: dict[str, int] = {}
     if process.terminal:
-        status = unit_frame[process.status].astype("string").to_numpy(dtype=object, na_value=None)
-        date = table_days(unit_frame, process.unit, process.date) - origin
-        end = np.where(np.isnan(date), limit, date + 1.0)
+        status = np.asarray(encoded.codes[process.status])
+        status_column = schema.tables[process.unit].column(process.status)
+        if process.origin is None:
+            recorded = table_numbers(unit_frame, process.duration)
+        else:
+            recorded = table_days(unit_frame, process.unit, process.date) - origin
+        end = np.where(np.isnan(recorded), limit, recorded + 1.0)
         for index, event in enumerate(process.events):
             if event.kind != "terminal":
                 continue
-            hit = status == event.status
-            end = np.where(hit, date + 0.5, end)
+            hit = status == status_code(status_column, event.status)
+            if event.status == process.censored_status:
+                # censoring before the last day of follow-up is this event; on the last day, the end
+                # of follow-up censored the unit
+                hit &= recorded + 1.0 < limit
+            late = hit & (recorded + 0.5 > limit)
+            if late.any():  # recorded after the end of follow-up (a duration beyond the horizon): censored there
+                dropped[f"{event.name} after the end of follow-up"] = int(late.sum())
+            end = np.where(hit, recorded + 0.5, end)
             rows = np.flatnonzero(hit)
             units.append(rows)
             types.append(np.full(len(rows), index))
-            times.append(date[rows] + 0.5)
+            times.append(recorded[rows] + 0.5)
             last.append(np.ones(len(rows)))
         end = np.minimum(end, limit)
     else:
@@ -158,7 +216,7 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
     for index, event in enumerate(process.events):
         if event.kind == "terminal":
             continue
-        if event.date is None:
+        if event.date is None and event.duration is None:
             continue
         event_table = schema.events.event_table(schema, event.name)
         if event_table is not None:  # one row per occurrence, under its unit's row
@@ -178,7 +236,8 @@ def process_data_from_tables(encoded, schema, process, given: set[str], survival
             times.append(time[inside])
             last.append(np.zeros(int(inside.sum())))
             continue
-        offset = table_days(unit_frame, process.unit, event.date) - origin
+        offset = table_days(unit_frame, process.unit, event.date) - origin if process.origin is not None \
+            else table_numbers(unit_frame, event.duration)
         present = ~np.isnan(offset)
         time = offset + 0.5
         inside = present & (time >= entry) & (time <= end)

@@ -15,7 +15,9 @@ class EventModel:
     schema, structure
         Declare the processes and each hazard's conditioning.
     horizon : int
-        Days from the earliest origin to the end of follow-up (the end of the last interval).
+        Days from the earliest origin to the end of follow-up (the end of the last interval): to
+        the end of the cut-off day, or of day ``horizon`` for duration processes
+        (:func:`bayesgen.events.histories.horizon_days`).
     rates : dict of str to ndarray
         Per event type, hazards per day of shape ``(*group_cards, n_history, n_intervals)``.
     """

@@ -1,9 +1,13 @@
-"""Sample event histories from a fitted :class:`~bayesgen.events.model.EventModel` and turn them into dates.
+"""Sample event histories from a fitted :class:`~bayesgen.events.model.EventModel` and turn them into dates
+(or, for a duration process, into whole days from the origin).
 
 Dates are consistent by construction: every event lies in ``[entry, end)`` of its unit, where ``entry``
 is on or after the origin (the diagnosis) and ``end`` is the end of the cut-off day or, for a tumour's
 process, the end of its patient's survival process; continuous times are floored to whole days, so
-an event can share its day with the death but never follow it.
+an event can share its day with the death but never follow it. A duration process's units run from
+0 to the end of day ``horizon``: durations are floored the same way, so each lies in ``[0, horizon]``,
+and a unit has the censored status exactly when its duration is the horizon and no terminal event
+happened (a terminal event on the last day keeps its own status).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from bayesgen.events import kernels
 from bayesgen.events.histories import observation_limit, origin_table, unit_origins
@@ -19,6 +24,7 @@ from bayesgen.events.model import EventModel
 from bayesgen.params.fit import aligned_codes
 from bayesgen.schema.columns import days_to_dates
 from bayesgen.schema.decode import day_numbers
+from bayesgen.schema.events import status_code
 
 DEFAULT_BLOCK = 4096
 
@@ -88,16 +94,77 @@ def event_dates(sampled: SampledEvents, event: int) -> np.ndarray:
     return days_to_dates(sampled.origin_day + np.floor(sampled.first_time(event)))
 
 
+def terminal_status(sampled: SampledEvents, process, status_column) -> np.ndarray:
+    """Status code of each unit: its terminal event's status, or the censored status (int16).
+
+    Codes are those of ``status_column`` (:func:`bayesgen.schema.events.status_code`): a category's
+    position, or the bin of an integer status value.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from bayesgen import Schema
+    >>> schema = Schema.load("schemas/gbsg2.yaml")
+    >>> process = schema.events.processes[0]            # RECURRENCE (cens 1), LOSS_TO_FOLLOW_UP (cens 0)
+    >>> units = SimpleNamespace(terminal=np.array([0, 1, -1]))
+    >>> terminal_status(units, process, schema.column("cens")).tolist()
+    [1, 0, 0]
+    """
+    status_of_event = np.array([status_code(status_column, e.status) if e.kind == "terminal" else -1
+                                for e in process.events], dtype=np.int16)
+    censored = np.int16(status_code(status_column, process.censored_status))
+    has_terminal = sampled.terminal >= 0
+    return np.where(has_terminal, status_of_event[np.maximum(sampled.terminal, 0)], censored).astype(np.int16)
+
+
 def terminal_outputs(sampled: SampledEvents, process, status_column, cutoff_day: int) -> tuple[np.ndarray, np.ndarray]:
     """``(status codes, dates)``: the terminal event's status and date, or the censored status and cut-off."""
-    categories = list(status_column.categories)
-    status_of_event = np.array([categories.index(e.status) if e.kind == "terminal" else -1
-                                for e in process.events], dtype=np.int16)
-    censored = np.int16(categories.index(process.censored_status))
     has_terminal = sampled.terminal >= 0
-    codes = np.where(has_terminal, status_of_event[np.maximum(sampled.terminal, 0)], censored).astype(np.int16)
     days = np.where(has_terminal, sampled.origin_day + np.floor(sampled.end), float(cutoff_day))
-    return codes, days_to_dates(days)
+    return terminal_status(sampled, process, status_column), days_to_dates(days)
+
+
+def terminal_durations(sampled: SampledEvents, horizon: int) -> pd.arrays.IntegerArray:
+    """Each unit's duration in whole days: its terminal event's time floored, or ``horizon`` if censored.
+
+    Floored like dates, so a terminal event in ``[d, d + 1)`` has duration ``d``; the unit's time at
+    risk ends at ``horizon + 1``, so every duration lies in ``[0, horizon]``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> units = SimpleNamespace(terminal=np.array([0, -1, 1]), end=np.array([12.7, 3001.0, 3000.4]))
+    >>> terminal_durations(units, 3000).tolist()
+    [12, 3000, 3000]
+    """
+    days = np.where(sampled.terminal >= 0, np.floor(sampled.end), float(horizon))
+    return pd.arrays.IntegerArray(days.astype(np.int64), np.zeros(len(days), dtype=bool))
+
+
+def event_durations(sampled: SampledEvents, event: int) -> pd.arrays.IntegerArray:
+    """Whole days from the origin to each unit's first ``event`` (missing if it did not happen).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> units = SimpleNamespace(first_time=lambda event: np.array([4.5, np.nan, 0.2]))
+    >>> event_durations(units, 1).tolist()
+    [4, <NA>, 0]
+    """
+    time = sampled.first_time(event)
+    missing = np.isnan(time)
+    return pd.arrays.IntegerArray(np.floor(np.where(missing, 0.0, time)).astype(np.int64), missing)
+
+
+def _integer_codes(column, values: pd.arrays.IntegerArray) -> np.ndarray:
+    """Codes of decoded integer values (in range by construction): their bins, or the missing code."""
+    numbers = np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
+    missing = np.isnan(numbers)
+    found = np.searchsorted(np.asarray(column.bins), np.where(missing, column.minimum, numbers), side="right") - 1
+    codes = np.clip(found, 0, column.n_values - 1)
+    if column.missing:
+        codes = np.where(missing, column.missing_code, codes)
+    return codes.astype(np.int16)
 
 
 def occurrence_rows(sampled: SampledEvents, event: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,8 +193,10 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
     Returns
     -------
     (codes, dated, rows) : dict, dict, dict
-        Status codes by column name (aligned on the unit's rows), dates by ``(table, column)``, and,
-        per table whose rows are an event's occurrences, ``(rows per unit, date column, day numbers)``.
+        Codes by column name (aligned on the unit's rows: status columns, and a duration process's
+        duration columns), values by ``(table, column)`` (dates; a duration process's durations as
+        integer arrays), and, per table whose rows are an event's occurrences, ``(rows per unit,
+        date column, day numbers)``.
     """
     root = schema.root_table
     declarations = schema.events
@@ -139,7 +208,7 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
     for process, key in zip(declarations.processes, keys, strict=True):
         layout = model.layouts[process.name]
         table = origin_table(schema, process)
-        origin_days = day_numbers(values[table][process.origin])
+        origin_days = day_numbers(values[table][process.origin]) if process.origin is not None else None
         n_units = sampled.n_rows[process.unit]
         origin, entry = unit_origins(schema, process, n_units, origin_days, sampled.index_row.get(table),
                                      sampled.parent_row.get(table))
@@ -150,7 +219,11 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
         result = sample_units(model, process.name, codes, origin, entry, end, key, offset)
         ended[process.name] = (result.origin_day, result.end)
         unit_table = schema.tables[process.unit]
-        if process.terminal:
+        written: dict[str, pd.arrays.IntegerArray] = {}
+        if process.terminal and process.origin is None:
+            codes_out[process.status] = terminal_status(result, process, unit_table.column(process.status))
+            written[process.duration] = terminal_durations(result, declarations.horizon)
+        elif process.terminal:
             status_codes, dates = terminal_outputs(result, process, unit_table.column(process.status),
                                                    declarations.cutoff_day)
             codes_out[process.status] = status_codes
@@ -162,4 +235,9 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
                 rows_out[event_table.name] = (counts, event.date, days)
             elif event.kind != "terminal" and event.date is not None:
                 dates_out[(process.unit, event.date)] = event_dates(result, e)
+            elif event.kind != "terminal" and event.duration is not None:
+                written[event.duration] = event_durations(result, e)
+        for column, durations in written.items():  # values as they are, and codes for outcome nodes
+            dates_out[(process.unit, column)] = durations
+            codes_out[column] = _integer_codes(unit_table.column(column), durations)
     return codes_out, dates_out, rows_out

@@ -26,21 +26,46 @@ class CompiledPhase:
     parent_row: np.ndarray
     parent_stride: np.ndarray
     parent_start: np.ndarray
-    cdf: np.ndarray
-    cdf_start: np.ndarray
+    bits: np.ndarray
+    table: np.ndarray
+    table_start: np.ndarray
 
 
-def cumulative_rows(probabilities: np.ndarray) -> np.ndarray:
-    """Row-wise cumulative sums, with every entry from a row's last positive state on set to exactly 1.
+def alias_bits(card: int) -> int:
+    """log2 of the number of alias columns of a node with ``card`` states (the next power of two)."""
+    return max(int(card) - 1, 0).bit_length()
 
-    That makes a uniform in [0, 1) never select a zero-probability state, whatever the rounding.
+
+def alias_rows(probabilities: np.ndarray) -> tuple[int, np.ndarray]:
+    """The alias tables of every row of a CPT: ``(bits, entries)``, ``2**bits`` packed entries per row.
+
+    Each row is first turned into whole numbers summing to ``2**(bits + 32)``
+    (:func:`bayesgen.sampling.kernels.integer_weights`: a state with probability 0 gets exactly 0, a
+    positive one at least 1), and the sampler draws each state with exactly that share
+    (:func:`bayesgen.sampling.kernels.alias_tables`), which differs from the CPT's probability by
+    at most ``2**-32`` (a state with probability 0 is never drawn).
     """
     card = probabilities.shape[-1]
-    rows = probabilities.reshape(-1, card)
-    cdf = np.cumsum(rows, axis=1)
-    last_positive = card - 1 - np.argmax(rows[:, ::-1] > 0, axis=1)
-    cdf[np.arange(card)[None, :] >= last_positive[:, None]] = 1.0
-    return cdf.ravel()
+    bits = alias_bits(card)
+    rows = np.ascontiguousarray(probabilities.reshape(-1, card), dtype=np.float64)
+    return bits, kernels.alias_tables(kernels.integer_weights(rows, bits), bits)
+
+
+def alias_probabilities(bits: int, entries: np.ndarray) -> np.ndarray:
+    """What alias tables draw: per table, each column's probability as a whole number of ``2**-(bits + 32)``.
+
+    The inverse of :func:`alias_rows` (for tests): one row per table, ``2**bits`` columns (the
+    columns past the node's last state must come out 0).
+    """
+    columns = 1 << bits
+    entries = entries.reshape(-1, columns)
+    own = (entries & np.uint64(0xFFFFFFFF)).astype(np.int64)  # v < threshold: the column's own state
+    alias = (entries >> np.uint64(32)).astype(np.int64)
+    out = np.zeros((len(entries), columns), dtype=np.int64)
+    rows = np.broadcast_to(np.arange(len(entries))[:, None], entries.shape)
+    np.add.at(out, (rows, np.broadcast_to(np.arange(columns), entries.shape)), own)
+    np.add.at(out, (rows, alias), (1 << 32) - own)
+    return out
 
 
 def compile_phase(nodes, cpts: dict) -> CompiledPhase:
@@ -48,7 +73,7 @@ def compile_phase(nodes, cpts: dict) -> CompiledPhase:
     position = {n: i for i, n in enumerate(nodes)}
     external: list[str] = []
     card, parent_from_external, parent_row, parent_stride, parent_start = [], [], [], [], [0]
-    cdf_parts, cdf_start, offset = [], [], 0
+    bits, table_parts, table_start, offset = [], [], [], 0
     for node in nodes:
         table = cpts[node]
         strides = np.cumprod((1,) + tuple(reversed(table.parent_cards)))[:-1][::-1]
@@ -66,16 +91,18 @@ def compile_phase(nodes, cpts: dict) -> CompiledPhase:
             parent_stride.append(int(stride))
         parent_start.append(len(parent_row))
         card.append(table.card)
-        cdf_parts.append(cumulative_rows(table.probabilities))
-        cdf_start.append(offset)
-        offset += table.n_cells
+        node_bits, entries = alias_rows(table.probabilities)
+        bits.append(node_bits)
+        table_parts.append(entries)
+        table_start.append(offset)
+        offset += len(entries)
     return CompiledPhase(
         nodes=tuple(nodes), external_nodes=tuple(external), card=np.asarray(card, dtype=np.int64),
         parent_from_external=np.asarray(parent_from_external, dtype=np.bool_),
         parent_row=np.asarray(parent_row, dtype=np.int64), parent_stride=np.asarray(parent_stride, dtype=np.int64),
-        parent_start=np.asarray(parent_start, dtype=np.int64),
-        cdf=np.concatenate(cdf_parts) if cdf_parts else np.zeros(0),
-        cdf_start=np.asarray(cdf_start, dtype=np.int64))
+        parent_start=np.asarray(parent_start, dtype=np.int64), bits=np.asarray(bits, dtype=np.int64),
+        table=np.concatenate(table_parts) if table_parts else np.zeros(0, dtype=np.uint64),
+        table_start=np.asarray(table_start, dtype=np.int64))
 
 
 def run_phase(phase: CompiledPhase, n_rows: int, key: np.uint64, row_offset: int = 0,
@@ -85,9 +112,9 @@ def run_phase(phase: CompiledPhase, n_rows: int, key: np.uint64, row_offset: int
     if external is None:
         external = np.zeros((max(len(phase.external_nodes), 1), n_rows), dtype=np.int16)
     if len(phase.nodes) and n_rows:
-        kernels.sample_codes(out, np.ascontiguousarray(external, dtype=np.int16), phase.card,
+        kernels.sample_codes(out, np.ascontiguousarray(external, dtype=np.int16), phase.bits,
                              phase.parent_from_external, phase.parent_row, phase.parent_stride,
-                             phase.parent_start, phase.cdf, phase.cdf_start, np.uint64(key),
+                             phase.parent_start, phase.table, phase.table_start, np.uint64(key),
                              np.int64(row_offset), np.int64(block))
     return out
 

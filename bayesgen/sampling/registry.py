@@ -32,6 +32,8 @@ class SampledCodes:
 
     ``parent_row[t]`` gives each row of table ``t`` its parent table's row, ``index_row[t]`` each
     parent row its first row of ``t`` (-1: none) and ``person_row[t]`` each row its person.
+    ``blocks[t]`` is ``(array, nodes)``: the codes of child table ``t``'s phase, one row per node, of
+    which ``codes`` holds views (so that its rows can be moved in one pass).
     """
 
     codes: dict[str, np.ndarray]
@@ -39,6 +41,7 @@ class SampledCodes:
     parent_row: dict[str, np.ndarray]
     index_row: dict[str, np.ndarray]
     person_row: dict[str, np.ndarray] = field(default_factory=dict)
+    blocks: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def _rows_per_parent(table, sampled: SampledCodes, event_counts: dict | None) -> np.ndarray:
@@ -65,6 +68,7 @@ def _sample_table(name: str, phase: CompiledPhase, key, schema, sampled: Sampled
     out = run_phase(phase, len(rows), key, offsets.get(name, 0), np.vstack(external) if external else None,
                     block=block)
     sampled.codes.update(zip(phase.nodes, out, strict=True))
+    sampled.blocks[name] = (out, phase.nodes)
 
 
 def sample_before_outcomes(plan: RegistryPlan, schema, n_persons: int, keys: np.ndarray, person_offset: int,

@@ -154,7 +154,8 @@ def _follow_up_violations(frames: dict, schema, encoded) -> list[Violation]:
     if schema.events is None:
         return []
     root = schema.root_table
-    process = next((p for p in schema.events.processes if p.unit == root and p.terminal), None)
+    process = next((p for p in schema.events.processes if p.unit == root and p.terminal and p.date is not None),
+                   None)
     if process is None:
         return []
     end = _day_numbers(frames[root][process.date])

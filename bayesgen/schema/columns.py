@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayesgen.errors import DataValidationError, SchemaError
+from bayesgen.sampling import kernels
 
 COLUMN_TYPES = ("id", "categorical", "ordinal", "integer", "continuous", "date")
 MAX_STATES = 32_000  # codes are int16 in the sampler
@@ -44,6 +45,10 @@ def days_to_dates(days: np.ndarray) -> np.ndarray:
     ['1970-01-01T00:00:00', '1970-01-02T00:00:00', 'NaT']
     """
     days = np.asarray(days, dtype=np.float64)
+    if days.ndim == 1:
+        seconds = np.empty(len(days), dtype=np.int64)
+        kernels.days_to_seconds(days, seconds)  # the same values as below, in one pass
+        return seconds.view("datetime64[s]")
     missing = np.isnan(days)
     whole = np.floor(np.where(missing, 0.0, days)).astype(np.int64)
     return _seconds_as_dates(whole, missing)
@@ -463,9 +468,14 @@ class Column:
         table = np.arange(self.n_states, dtype=np.int64)
         if self.missing:
             table[self.missing_code] = -1
+        return table.astype(self.category_code_dtype)
+
+    @functools.cached_property
+    def category_code_dtype(self) -> np.dtype:
+        """The dtype pandas gives the codes of this (categorical or ordinal) column's categories."""
         n = len(self.categories)
-        dtype = np.int8 if n < np.iinfo(np.int8).max else np.int16 if n < np.iinfo(np.int16).max else np.int32
-        return table.astype(dtype)
+        return np.dtype(np.int8 if n < np.iinfo(np.int8).max else np.int16 if n < np.iinfo(np.int16).max
+                        else np.int32)
 
     @functools.cached_property
     def _bin_starts_widths(self) -> tuple[np.ndarray, np.ndarray]:

@@ -12,12 +12,17 @@ import numpy as np
 import pandas as pd
 
 from bayesgen.rng import uniforms_at
+from bayesgen.sampling import kernels
 from bayesgen.schema.columns import Column
 from bayesgen.schema.schema import Schema
 from bayesgen.schema.tables import Table
 
 
 def _day_numbers(values: np.ndarray) -> np.ndarray:
+    if values.dtype == np.dtype("datetime64[s]") and values.ndim == 1:  # what decoding gives: one pass
+        out = np.empty(len(values), dtype=np.float64)
+        kernels.seconds_to_days(np.ascontiguousarray(values).view(np.int64), out)
+        return out
     days = values.astype("datetime64[D]")
     out = days.astype(np.int64).astype(np.float64)
     out[np.isnat(days)] = np.nan
@@ -38,9 +43,12 @@ def _derive(column: Column, source_values) -> pd.Categorical | np.ndarray:
         if rule.kind == "prefix":
             categories = np.array([c[: rule.length] for c in categories], dtype=object)
         mapping = pd.Index(list(column.categories)).get_indexer(categories)
+        table = np.r_[-1, mapping].astype(column.category_code_dtype)  # source code c at c + 1 (-1: missing)
         codes = np.asarray(source_values.codes)
-        target = np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1)
-        return pd.Categorical.from_codes(target, dtype=column.output_dtype)
+        out = np.empty(len(codes), dtype=table.dtype)
+        if not kernels.lookup(table, codes, out, 1):
+            raise ValueError(f"{column.name}: category codes of its source out of range")
+        return pd.Categorical.from_codes(out, dtype=column.output_dtype, validate=False)
     return np.asarray(source_values)
 
 
@@ -61,18 +69,51 @@ class TableDecoder:
         self.key = key
         self.width = len(table.columns)
 
-    def uniforms(self, column_index: int, row_offset: int, n_rows: int) -> np.ndarray:
-        positions = (np.arange(n_rows, dtype=np.uint64) + np.uint64(row_offset)) * np.uint64(self.width) \
-            + np.uint64(column_index)
+    def uniforms(self, column_index: int, row_offset: int, n_rows: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """The uniforms of a column for rows ``row_offset + rows`` (default ``rows``: ``0 .. n_rows - 1``)."""
+        rows = np.arange(n_rows, dtype=np.uint64) if rows is None else np.asarray(rows).astype(np.uint64)
+        positions = (rows + np.uint64(row_offset)) * np.uint64(self.width) + np.uint64(column_index)
         return uniforms_at(positions, self.key)
 
     def decode_column(self, name: str, codes: np.ndarray, row_offset: int,
-                      anchor_days: np.ndarray | None = None):
+                      anchor_days: np.ndarray | None = None, rows: np.ndarray | None = None):
+        """Decode one column's codes; row ``i`` was sampled at ``row_offset + rows[i]`` (default: ``+ i``),
+        the position its random numbers come from."""
         index = self.table.column_names.index(name)
         column = self.table.columns[index]
+        codes = np.asarray(codes)
+        if column.type in ("categorical", "ordinal"):
+            table = column._category_codes
+            out = np.empty(len(codes), dtype=table.dtype)
+            if kernels.lookup(table, codes, out, 0):  # sampler codes: pandas' codes in one pass
+                return pd.Categorical.from_codes(out, dtype=column.output_dtype, validate=False)
+        elif column.type in ("integer", "date") and not column.relative_to:
+            decoded = self._decode_binned(column, index, codes, row_offset, rows)
+            if decoded is not None:
+                return decoded
         needs_uniforms = column.type in ("integer", "continuous", "date")
-        uniforms = self.uniforms(index, row_offset, len(codes)) if needs_uniforms else None
+        uniforms = self.uniforms(index, row_offset, len(codes), rows) if needs_uniforms else None
         return column.decode(codes, uniforms, anchor_days)
+
+    def _decode_binned(self, column: Column, index: int, codes: np.ndarray, row_offset: int,
+                       rows: np.ndarray | None = None):
+        """``column.decode(codes, self.uniforms(index, row_offset, len(codes), rows))`` for an integer or a
+        (non-relative) date column, bit for bit, in one pass (the uniforms computed on the way); None
+        if a code is out of range (the caller then takes the general path)."""
+        starts, widths = column._bin_starts_widths
+        date = column.type == "date"
+        values = np.empty(len(codes), dtype=np.int64)
+        missing = np.empty(len(codes), dtype=np.bool_)
+        rows = np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        if not kernels.decode_binned(codes, rows, np.uint64(self.key), np.int64(row_offset), np.int64(self.width),
+                                     np.int64(index), starts, widths,
+                                     np.int64(column.missing_code if column.missing else -1),
+                                     np.int64(86_400 if date else 1), np.int64(kernels.NAT if date else 0), values,
+                                     missing):
+            return None
+        if date:
+            return values.view("datetime64[s]")
+        return pd.arrays.IntegerArray(values, missing)
 
     def assemble(self, values: dict, n_rows: int, row_offset: int, parent_ids=None) -> pd.DataFrame:
         """Build the DataFrame: modelled values given, ids generated, derived columns computed.

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayesgen.errors import DataValidationError
+from bayesgen.sampling import kernels
 from bayesgen.schema.schema import Schema
 from bayesgen.schema.tables import Table
 
@@ -319,10 +320,8 @@ def index_rows(parent: np.ndarray, n_parent: int) -> np.ndarray:
     >>> index_rows(np.array([0, 0, 2]), 4).tolist()
     [0, -1, 2, -1]
     """
-    first = np.full(n_parent, -1, dtype=np.int64)
-    if len(parent):
-        starts = np.r_[0, np.flatnonzero(np.diff(parent)) + 1]
-        first[parent[starts]] = starts
+    first = np.empty(n_parent, dtype=np.int64)
+    kernels.first_rows(np.asarray(parent), first)
     return first
 
 

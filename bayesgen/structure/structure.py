@@ -375,7 +375,7 @@ class Structure:
             return set()
         pairs = set()
         for name, (process, event) in schema.events.event_types.items():
-            written = [c for c in (process.status, process.date, event.date) if c is not None]
+            written = [c for c in (process.status, process.date, process.duration, event.date) if c is not None]
             for given in self.events.of(name).given:
                 pairs.update(frozenset((column, given.variable)) for column in written)
         return pairs

@@ -28,7 +28,7 @@ def random_network(seed=7, n_nodes=14):
     rng = np.random.default_rng(seed)
     names = [f"V{i}" for i in range(n_nodes)]
     cards = rng.integers(2, 7, n_nodes)
-    cards[3] = 20  # a high-cardinality node exercises the binary-search path
+    cards[3] = 20  # a node with more alias columns (32) than states
     edges = []
     for i in range(1, n_nodes):
         for j in sorted(rng.choice(i, size=int(rng.integers(0, min(3, i) + 1)), replace=False)):

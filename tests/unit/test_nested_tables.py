@@ -278,3 +278,28 @@ def test_regimen_rate_is_recovered_from_the_event_table(event_data):
     private = bg.Synthesizer(event_schema(), event_structure(), epsilon=1.0).fit(event_data)
     assert any("REGIMEN" in e["what"] for e in private.ledger_["entries"])
     assert private.ledger_["spent"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("make", ["truth", "event_truth"])
+def test_sorting_before_decoding_gives_the_values_of_decoding_first(monkeypatch, make):
+    """A table's rows are sorted with only the columns the sort needs decoded (the others are decoded
+    after it, at each row's former position) and its phase's codes are moved in place: the same tables,
+    whatever the chunking, as decoding every column first and moving every array."""
+    from bayesgen.model import registry_decoder
+
+    model = globals()[make]()
+    fast = model.sample(2_000, rng=4, chunk_size=700)
+    generic_take = registry_decoder.RegistryDecoder._take
+
+    def decode_then_sort(self, table, sampled, values, offset):
+        self._decode_columns(table, sampled, values, offset)
+        self._order_rows(table, sampled, values)
+
+    monkeypatch.setattr(registry_decoder.RegistryDecoder, "_decode_and_order", decode_then_sort)
+    monkeypatch.setattr(registry_decoder.RegistryDecoder, "_take",
+                        lambda self, name, rows, sampled, values, within_parents=False:
+                        generic_take(self, name, rows, sampled, values))
+    monkeypatch.setattr(registry_decoder, "_take_block", lambda name, rows, sampled, in_place=False: ())
+    slow = model.sample(2_000, rng=4, chunk_size=700)
+    for name in fast:
+        pd.testing.assert_frame_equal(fast[name], slow[name], check_exact=True)

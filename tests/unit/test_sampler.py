@@ -7,13 +7,13 @@ import pytest
 
 from bayesgen import Synthesizer
 from bayesgen.params import ConditionalTable
-from bayesgen.sampling import sample_ancestral
-from bayesgen.sampling.ancestral import cumulative_rows
+from bayesgen.sampling import kernels, sample_ancestral
+from bayesgen.sampling.ancestral import alias_probabilities, alias_rows
 
 
 def chain_cpts():
     a = ConditionalTable("A", (), np.array([0.2, 0.0, 0.8]))
-    # many states, to use the binary search path; state 0 and the last state are impossible
+    # many states (64 alias columns, 24 past the last state); state 0 and the last state are impossible
     probabilities = np.zeros((3, 40))
     probabilities[:, 1:39] = np.random.default_rng(0).dirichlet(np.ones(38), size=3)
     b = ConditionalTable("B", ("A",), probabilities)
@@ -36,9 +36,28 @@ def test_zero_probability_states_are_never_drawn():
     assert not (codes["C"] == 2).any()
 
 
-def test_cumulative_rows_end_exactly_at_one_from_the_last_positive_state():
-    cdf = cumulative_rows(np.array([[0.1, 0.2, 0.7 - 1e-17, 0.0], [1 / 3, 1 / 3, 1 / 3, 0.0]]))
-    assert cdf.reshape(2, 4)[:, 2:].tolist() == [[1.0, 1.0], [1.0, 1.0]]
+@pytest.mark.parametrize("card", [1, 2, 3, 8, 9, 40, 300, 32_000])
+def test_alias_tables_draw_exactly_the_integer_weights(card):
+    """The alias tables give every state exactly its whole-number weight out of 2**(bits + 32), a
+    zero-probability state (or a column past the last state) nothing, and the weights are within
+    2**-32 of the CPT's probabilities."""
+    rng = np.random.default_rng(card)
+    p = rng.dirichlet(np.full(card, 0.5), size=12)
+    p[:, 1::3] = 0.0
+    p[0] = 0.0
+    p[0, -1] = 1.0  # one certain state
+    if card > 2:
+        p[1] = 0.0
+        p[1, :2] = [1 - 1e-300, 1e-300]  # a tiny but positive probability is still possible
+    p /= p.sum(axis=1, keepdims=True)
+    bits, entries = alias_rows(p)
+    assert 2**bits >= card > 2 ** (bits - 1) or card == 1
+    weights = kernels.integer_weights(np.ascontiguousarray(p), bits)
+    drawn = alias_probabilities(bits, entries)
+    assert (weights.sum(axis=1) == 2 ** (bits + 32)).all()
+    assert np.array_equal(drawn[:, :card], weights) and not drawn[:, card:].any()
+    assert np.array_equal(weights > 0, p > 0)
+    assert np.abs(weights / 2.0 ** (bits + 32) - p).max() <= 2.0**-32
 
 
 @pytest.mark.parametrize("threads", [1, 2])
