@@ -452,7 +452,7 @@ def export_omop(tables: Mapping[str, pd.DataFrame], schema=None, out_dir: str | 
     >>> sorted(int(c) for c in set(omop["PERSON"]["gender_concept_id"]) - {0})
     [8507, 8532]
     >>> omop["CONDITION_OCCURRENCE"]["condition_source_value"].iloc[0]
-    '8140/3-C16.9'
+    '8140/3-C18.7'
     >>> dead = registry["SIM_AV_PATIENT"]["VITALSTATUS"].astype(str).str.startswith("D")
     >>> len(omop["DEATH"]) == int(dead.sum())
     True
