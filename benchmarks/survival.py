@@ -10,8 +10,8 @@ One run prints, side by side:
   synthetic data, overall and by stage group; median survival; time to first surgery (index tumour)
   and to first treatment of any kind (surgery on any tumour, SACT regimen start or radiotherapy
   episode, whichever is first); Cox hazard ratios of stage;
-* GBSG2 (real public data shipped in lifelines, 686 patients): recurrence-free survival, where
-  bayesgen models time and censoring as ordinary BN columns (its schema declares no event process),
+* GBSG2 (real public data shipped in lifelines, 686 patients): recurrence-free survival, which
+  bayesgen models with the time-to-event module (a duration process over ``time``/``cens``),
   against the same copula;
 * date-consistency violations in a large synthetic sample, and the time spent sampling the events.
 
