@@ -180,23 +180,20 @@ def consistency_violations(tables: dict) -> dict[str, int]:
     }
     first_diagnosis = tumours.groupby("PATIENTID")["DIAGNOSISDATEBEST"].min()
     ending = patients.set_index("PATIENTID")["VITALSTATUSDATE"]
-    dated = [("SIM_SACT_REGIMEN", "ENCORE_PATIENT_ID", "START_DATE_OF_REGIMEN", "regimen"),
-             ("SIM_RTDS_EPISODE", "PATIENTID", "APPTDATE", "radiotherapy episode")]
+    dated = [(tables[name], key, column, label) for name, key, column, label in
+             (("SIM_SACT_REGIMEN", "ENCORE_PATIENT_ID", "START_DATE_OF_REGIMEN", "regimen"),
+              ("SIM_RTDS_EPISODE", "PATIENTID", "APPTDATE", "radiotherapy episode")) if name in tables]
     if "SIM_SACT_CYCLE" in tables:
         cycles = tables["SIM_SACT_CYCLE"].merge(
             tables["SIM_SACT_REGIMEN"][["MERGED_REGIMEN_ID", "ENCORE_PATIENT_ID", "START_DATE_OF_REGIMEN"]],
             on="MERGED_REGIMEN_ID")
         out["cycle before its regimen"] = int((cycles["START_DATE_OF_CYCLE"] < cycles["START_DATE_OF_REGIMEN"]).sum())
-        tables = {**tables, "_CYCLES": cycles}
-        dated.append(("_CYCLES", "ENCORE_PATIENT_ID", "START_DATE_OF_CYCLE", "cycle"))
-    for table, key, column, label in dated:
-        if table not in tables:
-            continue
-        rows = tables[table]
+        dated.append((cycles, "ENCORE_PATIENT_ID", "START_DATE_OF_CYCLE", "cycle"))
+    for rows, key, column, label in dated:
         person = rows[key].to_numpy()
-        dates = rows[column]
-        out[f"{label} before diagnosis"] = int((dates.to_numpy() < first_diagnosis.reindex(person).to_numpy()).sum())
-        out[f"{label} after death, exit or cut-off"] = int((dates.to_numpy() > ending.reindex(person).to_numpy()).sum())
+        dates = rows[column].to_numpy()
+        out[f"{label} before diagnosis"] = int((dates < first_diagnosis.reindex(person).to_numpy()).sum())
+        out[f"{label} after death, exit or cut-off"] = int((dates > ending.reindex(person).to_numpy()).sum())
     return out
 
 

@@ -156,17 +156,6 @@ def event_durations(sampled: SampledEvents, event: int) -> pd.arrays.IntegerArra
     return pd.arrays.IntegerArray(np.floor(np.where(missing, 0.0, time)).astype(np.int64), missing)
 
 
-def _integer_codes(column, values: pd.arrays.IntegerArray) -> np.ndarray:
-    """Codes of decoded integer values (in range by construction): their bins, or the missing code."""
-    numbers = np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
-    missing = np.isnan(numbers)
-    found = np.searchsorted(np.asarray(column.bins), np.where(missing, column.minimum, numbers), side="right") - 1
-    codes = np.clip(found, 0, column.n_values - 1)
-    if column.missing:
-        codes = np.where(missing, column.missing_code, codes)
-    return codes.astype(np.int16)
-
-
 def occurrence_rows(sampled: SampledEvents, event: int) -> tuple[np.ndarray, np.ndarray]:
     """``(occurrences per unit, day number of each occurrence)``, unit by unit in time order."""
     width = sampled.event_type.shape[1]
@@ -239,5 +228,5 @@ def sample_registry_events(model: EventModel, schema, sampled, values: dict, key
                 written[event.duration] = event_durations(result, e)
         for column, durations in written.items():  # values as they are, and codes for outcome nodes
             dates_out[(process.unit, column)] = durations
-            codes_out[column] = _integer_codes(unit_table.column(column), durations)
+            codes_out[column] = unit_table.column(column).encode(pd.Series(durations), unit_table.name)
     return codes_out, dates_out, rows_out
