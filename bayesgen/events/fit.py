@@ -96,7 +96,12 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
     e = exposure_days.astype(np.float64)
     exposure_sd = np.asarray(exposure_sd, dtype=np.float64)
     if n_given >= 2:
-        return _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage, margins)
+        rate = _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage, margins)
+        crude = max(float(np.maximum(d, 0).sum()), 1.0) / max(float(np.maximum(e, 0).sum()), 1e-300)
+        if np.isfinite(rate).all() and rate.max() <= MAIN_EFFECTS_LIMIT * crude:
+            return rate
+        # the main-effects fit diverged (its maximum-likelihood estimate need not exist under noise):
+        # pool towards coarser cells instead, below
     levels = [(d, e, 1)]
     for _ in range(n_given):
         d_prev, e_prev, n_prev = levels[-1]
@@ -132,9 +137,10 @@ def _shrink_in_two_steps(d, e, prior, prior_overall, events_sd, exposure_sd, sum
 class MeasuredMargins:
     """Noisy low-order margins of one event type's counts and exposure, measured on their own.
 
-    The main-effects hazard ``base(history, interval) * f_1(g_1, interval) * ... * f_k(g_k, interval)``
-    depends on the data only through the events and the exposure by (history, interval) and by (group
-    of each given variable, interval). Summed from the full table, each margin adds up the noise of every cell it
+    The main-effects hazard ``base(history, interval) * f_1(g_1) * ... * f_k(g_k)`` depends on the
+    data only through the events and the exposure by (history, interval) and by (group of each given
+    variable, interval); the factors use the events by group over all intervals, the exposure keeps
+    its interval axis (its L2 sensitivity then stays that of the full table). Summed from the full table, each margin adds up the noise of every cell it
     covers (thousands for a treatment hazard); measured directly, it carries the noise of a few cells.
 
     Attributes
@@ -199,8 +205,9 @@ class MeasuredMargins:
     def consistent(self) -> MeasuredMargins:
         """The margins adjusted to agree where they overlap, by least squares.
 
-        Every margin of events, and every margin of exposure, sums to the same total per interval. Each margin's total is replaced by the inverse-variance weighted mean of all of
-        them, the difference spread evenly over the margin's cells (the least-squares projection for
+        Every margin of events, and every margin of exposure, sums to the same total per interval.
+        Each margin's total is replaced by the inverse-variance weighted mean of all of them, the
+        difference spread evenly over the margin's cells (the least-squares projection for
         cells of equal noise). Exact margins already agree and are left unchanged.
         """
         events = [self.events_by_time, *self.events_by_group]
@@ -225,21 +232,27 @@ def _agree(margins, cell_sd, axes):
 
 def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations: int = 100,
                        margins: MeasuredMargins | None = None) -> np.ndarray:
-    """Poisson main-effects hazards ``base(history, interval) * f_1(g_1, interval) * ... *
-    f_k(g_k, interval)`` fitted to (noisy) events and exposure of shape ``(*groups, n_history,
-    n_intervals)``.
+    """Poisson main-effects hazards ``base(history, interval) * f_1(g_1) * ... * f_k(g_k)`` fitted to
+    (noisy) events and exposure of shape ``(*groups, n_history, n_intervals)``.
 
     The maximum-likelihood fit of the log-linear model with exposure offsets, by cyclic updates of
     each factor to match its margin of events (iterative proportional fitting). Every margin sums
-    many cells, so the noise of the cells averages out. Each variable's effect may change over time
-    (a factor per interval): a stage's excess hazard falls after diagnosis while background
-    mortality does not, so hazards of different stages are not proportional. Noisy exposure is clipped at zero as an
-    offset; margins of events below zero give a zero factor.
+    many cells, so the noise of the cells averages out. Noisy exposure is clipped at zero as an
+    offset; margins of events below zero give a zero factor. Under noise the maximum-likelihood fit
+    need not exist (zero factors can leave an interval's baseline resting on almost no exposure):
+    :func:`pooled_rates` then falls back to pooling towards coarser cells.
+
+    The factors are constant over time (proportional hazards). Factors per interval were tried and
+    given up: under noise, a (group, interval) margin whose few exposed cells hold mostly noise
+    sends the fit off to factors of 1e30 and more, which the model extrapolates to cells with no
+    exposure of their own (they take this prior). Differences in shape over time between groups
+    are left to each cell's own counts (:func:`pooled_rates`).
 
     With ``margins`` (measured on their own, far less noisy than sums of the cells), the factors are
     fitted to those instead: the margins are first made consistent
     (:meth:`MeasuredMargins.consistent`), the exposure table is raked to the exposure margins (its
-    cells then only say how exposure is spread within them) and the factors match the events margins.
+    cells then only say how exposure is spread within them) and the factors match the events margins
+    summed over the intervals.
 
     Examples
     --------
@@ -258,15 +271,15 @@ def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations
     else:
         margins = margins.consistent()
         exposure = _rake(exposure, margins, iterations)
-    factors = [np.ones((events.shape[i], events.shape[-1])) for i in range(k)]
+    events_by_group = [m.sum(axis=-1) for m in margins.events_by_group]
+    factors = [np.ones(events.shape[i]) for i in range(k)]
 
     def product(skip=None):
-        out = np.ones(events.shape[:k] + (1, events.shape[-1]))
+        out = np.ones(events.shape[:k])
         for i, factor in enumerate(factors):
             if i != skip:
-                out = out * factor.reshape([factor.shape[0] if a == i else factor.shape[1] if a == k + 1 else 1
-                                            for a in range(k + 2)])
-        return out
+                out = out * factor.reshape([-1 if a == i else 1 for a in range(k)])
+        return out[..., None, None]
 
     def ratio(numerator, denominator):
         return np.divide(np.maximum(numerator, 0.0), denominator, out=np.zeros_like(denominator),
@@ -276,9 +289,9 @@ def main_effects_rates(events: np.ndarray, exposure_days: np.ndarray, iterations
     for _ in range(iterations):
         previous = [f.copy() for f in factors]
         for i in range(k):
-            others = tuple(a for a in range(k + 1) if a != i)
+            others = tuple(a for a in range(events.ndim) if a != i)
             expected = exposure * product(skip=i) * base
-            factors[i] = ratio(margins.events_by_group[i], expected.sum(axis=others))
+            factors[i] = ratio(events_by_group[i], expected.sum(axis=others))
         base = ratio(margins.events_by_time, (exposure * product()).sum(axis=group_axes))
         if all(np.allclose(f, g, rtol=1e-9, atol=0) for f, g in zip(factors, previous, strict=True)):
             break
@@ -318,11 +331,13 @@ def _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage, margins=Non
     model's, then each interval towards that level times the model's shape over time."""
     if margins is not None:
         margins = margins.combined_with(MeasuredMargins.sums_of(d, e, events_sd, exposure_sd))
-    prior = main_effects_rates(d, e, margins=margins)
-    prior_total = (prior * np.maximum(e, 0.0)).sum(-1)
-    exposure_total = np.maximum(e, 0.0).sum(-1)
-    prior_overall = np.divide(prior_total, exposure_total, out=prior[..., 0].copy(), where=exposure_total > 0)
-    return _shrink_in_two_steps(d, e, prior, prior_overall, events_sd, exposure_sd, 1, shrinkage)[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged fit is caught by pooled_rates
+        prior = main_effects_rates(d, e, margins=margins)
+        prior_total = (prior * np.maximum(e, 0.0)).sum(-1)
+        exposure_total = np.maximum(e, 0.0).sum(-1)
+        prior_overall = np.divide(prior_total, exposure_total, out=prior[..., 0].copy(),
+                                  where=exposure_total > 0)
+        return _shrink_in_two_steps(d, e, prior, prior_overall, events_sd, exposure_sd, 1, shrinkage)[0]
 
 
 def forbidden_cells(layout: EventLayout, event: int, process, schema) -> np.ndarray:
@@ -469,6 +484,10 @@ def measure_event_model(statistics: ExactEventStatistics, schema, structure, acc
     return model
 
 
+# A main-effects prior with a hazard above this many times the crude overall rate has diverged
+# (seen under heavy noise: 1e18 per day, or 0 x inf); real effects of a few grouped variables are
+# one or two orders of magnitude at most.
+MAIN_EFFECTS_LIMIT = 1000.0
 # Margins are measured on their own only for hazards with at least this many cells of given groups:
 # a margin summed from the full table then carries the noise of >= 100 / (its groups) cells, several
 # times that of a margin measured directly with a fraction of the budget. Small tables (DEATH by
@@ -484,6 +503,13 @@ def measure_process(layout: EventLayout, statistics: ExactEventStatistics, proce
     lengths = np.diff(layout.edges)
     days_per_unit = lengths / resolution
     pure = accountant.definition == "pure"
+
+    def measure(table, sensitivity, budget, what):
+        """The table with noise added (one ledger entry), and the noise SD of one cell."""
+        noisy = noisy_counts(table.ravel(), sensitivity=sensitivity, budget=budget, accountant=accountant,
+                             what=what).reshape(table.shape)
+        return noisy, (np.sqrt(noise_variance(accountant.entries[-1])) if accountant.is_private else 0.0)
+
     out = {}
     for e, name in enumerate(layout.names):
         events, exposure = statistics.events[name], statistics.exposure[name]
@@ -495,11 +521,6 @@ def measure_process(layout: EventLayout, statistics: ExactEventStatistics, proce
         count_sensitivity = units_per_person * int(layout.max_count[e])
         exposure_sensitivity = units_per_person * resolution * (
             layout.n_intervals if pure else int(np.ceil(np.sqrt(layout.n_intervals))))
-
-        def measure(table, sensitivity, budget, what):
-            noisy = noisy_counts(table.ravel(), sensitivity=sensitivity, budget=budget, accountant=accountant,
-                                 what=what).reshape(table.shape)
-            return noisy, (np.sqrt(noise_variance(accountant.entries[-1])) if accountant.is_private else 0.0)
 
         noisy_events, events_sd = measure(events, count_sensitivity, full_share * (1 - exposure_share),
                                           f"event counts of {name}")
@@ -526,18 +547,15 @@ def _measure_margins(events, exposure, given, name, measure, count_sensitivity, 
     it has it too: events already assume the worst case of one cell, and the exposure margins keep
     the interval axis, so one person still adds at most ``U * resolution`` per interval to one cell.
     """
-    k = events.ndim - 2
-    groups = tuple(range(k))
-    measured = [measure(events.sum(axis=groups), count_sensitivity, budget * (1 - exposure_share),
-                        f"event counts of {name} by history and interval")]
-    exposure_measured = [measure(exposure.sum(axis=groups), exposure_sensitivity, budget * exposure_share,
-                                 f"exposure of {name} by history and interval")]
-    for i, variable in enumerate(given):
-        measured.append(measure(events.sum(axis=tuple(a for a in range(k + 1) if a != i)), count_sensitivity,
-                                budget * (1 - exposure_share), f"event counts of {name} by {variable} and interval"))
-        exposure_measured.append(measure(exposure.sum(axis=tuple(a for a in range(k + 1) if a != i)),
-                                         exposure_sensitivity, budget * exposure_share,
-                                         f"exposure of {name} by {variable} and interval"))
+    exact = MeasuredMargins.sums_of(events, exposure)  # exposure still in units
+    labels = ["history", *given]
+    measured, exposure_measured = [], []
+    for label, counted, exposed in zip(labels, [exact.events_by_time, *exact.events_by_group],
+                                       [exact.exposure_by_time, *exact.exposure_by_group], strict=True):
+        measured.append(measure(counted, count_sensitivity, budget * (1 - exposure_share),
+                                f"event counts of {name} by {label} and interval"))
+        exposure_measured.append(measure(exposed, exposure_sensitivity, budget * exposure_share,
+                                         f"exposure of {name} by {label} and interval"))
     return MeasuredMargins(measured[0][0], [m for m, _ in measured[1:]],
                            exposure_measured[0][0] * days_per_unit,
                            [m * days_per_unit for m, _ in exposure_measured[1:]],
