@@ -75,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "pooled row count)")
     fit.add_argument("--shrinkage", type=float, default=1.0,
                      help="pooling of noisy CPT rows towards coarser rows, in noise units (default 1; 0 = off)")
-    fit.add_argument("--events-share", type=float, default=0.25,
+    fit.add_argument("--events-share", type=float, default=0.35,
                      help="with a structure that has an events section: share of the budget spent on the "
-                          "event hazards (default 0.25)")
+                          "event hazards (default 0.35)")
     fit.add_argument("--prune", type=_prune, default=4.0,
                      help="size each conditional table to its noise (theta-usefulness): drop a node's "
                           "last-listed parents until its average count per cell is at least PRUNE noise "

@@ -21,9 +21,15 @@ exposure ``m = shrinkage * (sd(E) + sd(D) / prior)`` equals the noise level of t
 measurements. The prior is proportional hazards: the cell's own rate over all intervals (far less
 noisy than any one interval's) times its parent's shape over time (:func:`pooled_rates`). Sums
 over cells use the raw noisy values, which are unbiased; rates are clipped at zero only at the
-end. A cell whose noisy exposure is not positive takes its prior. With two or more given variables
-the prior is a main-effects model instead (:func:`main_effects_rates`), fitted, for large tables, to
-low-order margins measured on their own (:class:`MeasuredMargins`, ``MARGIN_MIN_GROUPS``).
+end. A cell whose noisy exposure is not positive takes its prior. In large tables (two or more given
+variables, ``MAIN_EFFECTS_MIN_GROUPS`` groups or more) the prior is a main-effects model instead
+(:func:`main_effects_rates`), fitted to low-order margins measured on their own
+(:class:`MeasuredMargins`, ``MARGIN_MIN_GROUPS``).
+
+Life tables. An event type with one spell at risk and no history (death, first surgery) is measured
+differently under a finite ε: one life table of exits and entries per cell and time bin, from which
+both its events and its exposure follow (:mod:`bayesgen.events.life_tables`). One person then moves
+``U`` (or ``2 U``) counts instead of ``n_intervals`` whole intervals of exposure.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from bayesgen.errors import StructureError
 from bayesgen.events import kernels
 from bayesgen.events.histories import ProcessData, horizon_days, process_data_from_tables
 from bayesgen.events.layout import EventLayout, build_layout
+from bayesgen.events.life_tables import count_life_table, life_table_plans, member_statistics
 from bayesgen.events.model import EventModel
 from bayesgen.params.fit import noise_variance
 from bayesgen.privacy.accountant import PrivacyAccountant
@@ -73,8 +80,9 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
 
     ``events`` and ``exposure_days`` have shape ``(*groups, n_history, n_intervals)``;
     ``exposure_sd`` is the noise SD of one cell's exposure in days, per interval (last axis).
-    With two or more given variables, cells are shrunk towards a main-effects model instead, fitted to
-    ``margins`` when they were measured (:class:`MeasuredMargins`) or else to sums of the cells.
+    With two or more given variables and at least ``MAIN_EFFECTS_MIN_GROUPS`` groups, cells are
+    shrunk towards a main-effects model instead, fitted to ``margins`` when they were measured
+    (:class:`MeasuredMargins`) or else to sums of the cells.
 
     Levels run from the coarsest (every given variable summed out) to the full table, dropping the
     last given variable at each step. At each level a cell is shrunk towards a proportional-hazards
@@ -95,7 +103,7 @@ def pooled_rates(events: np.ndarray, exposure_days: np.ndarray, events_sd: float
     d = events.astype(np.float64)
     e = exposure_days.astype(np.float64)
     exposure_sd = np.asarray(exposure_sd, dtype=np.float64)
-    if n_given >= 2:
+    if n_given >= 2 and np.prod(events.shape[:n_given]) >= MAIN_EFFECTS_MIN_GROUPS:
         rate = _shrink_to_main_effects(d, e, events_sd, exposure_sd, shrinkage, margins)
         crude = max(float(np.maximum(d, 0).sum()), 1.0) / max(float(np.maximum(e, 0).sum()), 1e-300)
         if np.isfinite(rate).all() and rate.max() <= MAIN_EFFECTS_LIMIT * crude:
@@ -396,12 +404,15 @@ class ExactEventStatistics:
         Per process, the most units one person has (its contribution bound).
     dropped : dict of str to int
         Recorded events left out (for the data holder only).
+    life_tables : dict of str to ndarray
+        Per :class:`~bayesgen.events.life_tables.LifeTablePlan` name, its exact life table.
     """
 
     events: dict[str, np.ndarray]
     exposure: dict[str, np.ndarray]
     units_per_person: dict[str, int]
     dropped: dict[str, int] = field(default_factory=dict)
+    life_tables: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __add__(self, other: ExactEventStatistics) -> ExactEventStatistics:
         dropped = dict(self.dropped)
@@ -410,7 +421,8 @@ class ExactEventStatistics:
         return ExactEventStatistics(
             {k: v + other.events[k] for k, v in self.events.items()},
             {k: v + other.exposure[k] for k, v in self.exposure.items()},
-            {k: max(v, other.units_per_person[k]) for k, v in self.units_per_person.items()}, dropped)
+            {k: max(v, other.units_per_person[k]) for k, v in self.units_per_person.items()}, dropped,
+            {k: v + other.life_tables[k] for k, v in self.life_tables.items()})
 
 
 def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
@@ -420,7 +432,7 @@ def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
     one partition) can be counted partition by partition and summed before any noise is added.
     """
     horizon = horizon_days(schema)
-    events, exposure, units, dropped, survival_end = {}, {}, {}, {}, {}
+    events, exposure, units, dropped, survival_end, life_tables = {}, {}, {}, {}, {}, {}
     for process in schema.events.processes:
         layout = build_layout(schema, process, structure.events, horizon)
         data = process_data_from_tables(encoded, schema, process, layout.given_variables, survival_end)
@@ -430,8 +442,10 @@ def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
         counted, exposed = exact_statistics(layout, data, schema.events.resolution)
         for e, name in enumerate(layout.names):
             events[name], exposure[name] = counted[e], exposed[e]
+        for plan in life_table_plans(layout, process):
+            life_tables[plan.name] = count_life_table(plan, layout, data)
         units[process.name] = encoded.rows_per_person[process.unit]
-    return ExactEventStatistics(events, exposure, units, dropped)
+    return ExactEventStatistics(events, exposure, units, dropped, life_tables)
 
 
 def fit_event_model(encoded, schema, structure, accountant: PrivacyAccountant, budget: float,
@@ -468,8 +482,8 @@ def measure_event_model(statistics: ExactEventStatistics, schema, structure, acc
     layouts = {p.name: build_layout(schema, p, structure.events, horizon) for p in declarations.processes}
     # each event type's share grows with the cube root of its cell count: the split that minimises
     # the total squared error of Laplace-noised tables of equal weight
-    weights = {name: layout.n_cells(e) ** (1 / 3) for layout in layouts.values()
-               for e, name in enumerate(layout.names)}
+    weights = {name: layout.n_cells(e) ** (1 / 3) * structure.events.of(name).budget_weight
+               for layout in layouts.values() for e, name in enumerate(layout.names)}
     total_weight = sum(weights.values())
     rates = {}
     for process in declarations.processes:
@@ -493,6 +507,13 @@ MAIN_EFFECTS_LIMIT = 1000.0
 # times that of a margin measured directly with a fraction of the budget. Small tables (DEATH by
 # stage and age) are better served by spending everything on the full table.
 MARGIN_MIN_GROUPS = 100
+# Cells are shrunk towards a main-effects (proportional-hazards) prior only in tables of at least this
+# many groups; smaller ones pool towards the table without their last given variable, which keeps
+# each group of the first variable's own shape over time. On death by stage and age band (30 groups;
+# 12 fits at epsilon = 1 on 100,000 simulated patients) the two did alike (worst stage's KM distance
+# 0.038 pooled, 0.044 main effects), and time to first surgery was closer pooled (0.051 against
+# 0.067): stage-specific time shapes matter more there than the main-effects prior's lower noise.
+MAIN_EFFECTS_MIN_GROUPS = MARGIN_MIN_GROUPS
 
 
 def measure_process(layout: EventLayout, statistics: ExactEventStatistics, process, schema,
@@ -511,7 +532,21 @@ def measure_process(layout: EventLayout, statistics: ExactEventStatistics, proce
         return noisy, (np.sqrt(noise_variance(accountant.entries[-1])) if accountant.is_private else 0.0)
 
     out = {}
+    from_life_tables = {}
+    if accountant.is_private:  # without noise the exact exposure is used (the life table's is actuarial)
+        for plan in life_table_plans(layout, process):
+            budget = sum(shares[layout.names[m]] for m in plan.members)
+            noisy, sd = measure(statistics.life_tables[plan.name], plan.sensitivity(units_per_person, pure),
+                                budget, f"life table of {plan.name} (exits and entries)")
+            for member in plan.members:
+                from_life_tables[member] = member_statistics(noisy, plan, layout, member, sd**2)
     for e, name in enumerate(layout.names):
+        if e in from_life_tables:
+            events, exposure_in_days, events_sd, exposure_sd = from_life_tables[e]
+            rate = pooled_rates(events, exposure_in_days, events_sd, exposure_sd, shrinkage)
+            rate[forbidden_cells(layout, e, process, schema)] = 0.0
+            out[name] = rate
+            continue
         events, exposure = statistics.events[name], statistics.exposure[name]
         n_given = events.ndim - 2
         share = shares[name]

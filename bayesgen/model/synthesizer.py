@@ -78,7 +78,7 @@ class Synthesizer:
         noise units; 0 = off.
     events_share : float
         With a structure that has an ``events`` section (the time-to-event module), the share of the
-        budget spent on the event hazards (default 0.25); the CPTs get the rest.
+        budget spent on the event hazards (default 0.35); the CPTs get the rest.
     prune : float or None
         Size each conditional table of a given structure to its noise (PrivBayes' θ-usefulness,
         :func:`bayesgen.params.prune.prune_to_noise`): a node loses its last-listed parents until its
@@ -105,7 +105,7 @@ class Synthesizer:
     def __init__(self, schema: Schema, structure: Structure | None = None, epsilon: float = 1.0,
                  delta: float = 0.0, privacy: str = "pure", allocation: str = "uniform",
                  postprocessing: str = "project", shrinkage: float = 1.0, structure_share: float = 0.3,
-                 max_parents: int | None = None, constraints=None, events_share: float = 0.25,
+                 max_parents: int | None = None, constraints=None, events_share: float = 0.35,
                  prune: float | None = DEFAULT_THETA, sizing_share: float = DEFAULT_SIZING_SHARE,
                  rng: RandomState = None):
         self.schema = schema
@@ -445,7 +445,7 @@ class Synthesizer:
                         allocation=settings.get("allocation", "uniform"),
                         postprocessing=settings.get("postprocessing", "project"),
                         shrinkage=float(settings.get("shrinkage", 1.0)),
-                        events_share=float(settings.get("events_share", 0.25)),
+                        events_share=float(settings.get("events_share", 0.35)),
                         prune=settings.get("prune"), sizing_share=float(settings.get("sizing_share", 0.01)))
             variables = schema.variables
             cpts = {}

@@ -21,6 +21,7 @@ Groups keep hazard cells few, so each cell has enough events for its noisy count
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,16 +133,24 @@ def _number(value) -> float:
 
 @dataclass(frozen=True)
 class EventConditioning:
-    """What one event's hazard depends on: model variables (``given``) and earlier events (``after``)."""
+    """What one event's hazard depends on: model variables (``given``) and earlier events (``after``).
+
+    ``budget_weight`` scales the event type's share of the hazards' privacy budget (shares otherwise
+    grow with the cube root of the number of hazard cells): a methodologist raises it for the hazards
+    the release is used for most, such as death in a survival analysis.
+    """
 
     event: str
     given: tuple[GivenVariable, ...] = ()
     after: tuple[str, ...] = ()
+    budget_weight: float = 1.0
 
     def to_dict(self) -> dict:
         out: dict = {"given": [g.to_dict() for g in self.given]}
         if self.after:
             out["after"] = list(self.after)
+        if self.budget_weight != 1.0:
+            out["budget_weight"] = self.budget_weight
         return out
 
 
@@ -167,14 +176,17 @@ class EventStructure:
         for name, body in data.items():
             where = f"{source}: events.{name}"
             body = body or {}
-            if not isinstance(body, dict) or set(body) - {"given", "after"}:
-                raise StructureError(f"{where}: expected 'given' and optionally 'after'")
+            if not isinstance(body, dict) or set(body) - {"given", "after", "budget_weight"}:
+                raise StructureError(f"{where}: expected 'given' and optionally 'after' and 'budget_weight'")
             given = body.get("given") or []
             after = body.get("after") or []
             if not isinstance(given, list) or not isinstance(after, list):
                 raise StructureError(f"{where}: 'given' and 'after' must be lists")
+            weight = body.get("budget_weight", 1.0)
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < math.inf:
+                raise StructureError(f"{where}: budget_weight must be a positive number, got {weight!r}")
             out.append(EventConditioning(str(name), tuple(GivenVariable.from_dict(g, where) for g in given),
-                                         tuple(str(a) for a in after)))
+                                         tuple(str(a) for a in after), float(weight)))
         return cls(tuple(out))
 
     def to_dict(self) -> dict:
