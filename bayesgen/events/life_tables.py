@@ -171,12 +171,17 @@ def count_life_table(plan: LifeTablePlan, layout: EventLayout, data) -> np.ndarr
     bins = life_table_edges(layout.edges)
     n_bins = len(bins) - 1
     exit_bin = np.clip(np.searchsorted(bins, exit_time, side="right") - 1, 0, n_bins - 1)
-    np.add.at(table, (*np.unravel_index(cells, table.shape[:-2]), exit_bin, kind), 1)
+    np.add.at(table, (*_group_index(cells, table.shape[:-2]), exit_bin, kind), 1)
     if plan.delayed_entry:
         late = np.flatnonzero(np.asarray(data.entry) > 0)
         entry_bin = np.clip(np.searchsorted(bins, data.entry[late], side="right") - 1, 0, n_bins - 1)
-        np.add.at(table, (*np.unravel_index(cells[late], table.shape[:-2]), entry_bin, n_members + 1), 1)
+        np.add.at(table, (*_group_index(cells[late], table.shape[:-2]), entry_bin, n_members + 1), 1)
     return table
+
+
+def _group_index(cells: np.ndarray, shape: tuple[int, ...]) -> tuple:
+    """Flat cell numbers as one index array per group axis (none for a hazard with no given variable)."""
+    return np.unravel_index(cells, shape) if shape else ()
 
 
 def _exposure_weights(bins: np.ndarray) -> np.ndarray:

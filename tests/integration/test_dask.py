@@ -184,4 +184,7 @@ def test_partitioned_fit_sums_the_event_statistics_before_any_noise(cluster, tmp
         assert np.array_equal(spread.events_.rates[name], rates), name
     private = bg.Synthesizer(schema, structure, epsilon=1.0, prune=None).fit_partitioned(tmp_path, backend=cluster)
     assert private.ledger_ == bg.Synthesizer(schema, structure, epsilon=1.0, prune=None).fit(tables).ledger_
-    assert {"event counts of DEATH", "exposure of SURGERY"} <= {e["what"] for e in private.ledger_["entries"]}
+    assert {"life table of survival: DEATH+EXIT (exits and entries)",
+            "life table of surgery: SURGERY (exits and entries)"} <= {e["what"] for e in private.ledger_["entries"]}
+    for name, table in whole.life_tables.items():
+        assert np.array_equal(sum(r["events"].life_tables[name] for r in results), table), name
