@@ -541,33 +541,30 @@ def measure_process(layout: EventLayout, statistics: ExactEventStatistics, proce
             for member in plan.members:
                 from_life_tables[member] = member_statistics(noisy, plan, layout, member, sd**2)
     for e, name in enumerate(layout.names):
-        if e in from_life_tables:
-            events, exposure_in_days, events_sd, exposure_sd = from_life_tables[e]
-            rate = pooled_rates(events, exposure_in_days, events_sd, exposure_sd, shrinkage)
-            rate[forbidden_cells(layout, e, process, schema)] = 0.0
-            out[name] = rate
-            continue
-        events, exposure = statistics.events[name], statistics.exposure[name]
-        n_given = events.ndim - 2
-        share = shares[name]
-        margins_measured = (n_given >= 2 and accountant.is_private and margin_share > 0
-                            and np.prod(events.shape[:-2]) >= MARGIN_MIN_GROUPS)
-        full_share = share * (1 - margin_share) if margins_measured else share
-        count_sensitivity = units_per_person * int(layout.max_count[e])
-        exposure_sensitivity = units_per_person * resolution * (
-            layout.n_intervals if pure else int(np.ceil(np.sqrt(layout.n_intervals))))
-
-        noisy_events, events_sd = measure(events, count_sensitivity, full_share * (1 - exposure_share),
-                                          f"event counts of {name}")
-        noisy_exposure, exposure_unit_sd = measure(exposure, exposure_sensitivity, full_share * exposure_share,
-                                                   f"exposure of {name}")
         margins = None
-        if margins_measured:
-            margins = _measure_margins(events, exposure, layout.given[e], name, measure, count_sensitivity,
-                                       exposure_sensitivity, share * margin_share / (n_given + 1),
-                                       exposure_share, days_per_unit)
-        rate = pooled_rates(noisy_events, noisy_exposure * days_per_unit, events_sd,
-                            exposure_unit_sd * days_per_unit, shrinkage, margins)
+        if e in from_life_tables:
+            noisy_events, exposure_in_days, events_sd, exposure_sd = from_life_tables[e]
+        else:
+            events, exposure = statistics.events[name], statistics.exposure[name]
+            n_given = events.ndim - 2
+            share = shares[name]
+            margins_measured = (n_given >= 2 and accountant.is_private and margin_share > 0
+                                and np.prod(events.shape[:-2]) >= MARGIN_MIN_GROUPS)
+            full_share = share * (1 - margin_share) if margins_measured else share
+            count_sensitivity = units_per_person * int(layout.max_count[e])
+            exposure_sensitivity = units_per_person * resolution * (
+                layout.n_intervals if pure else int(np.ceil(np.sqrt(layout.n_intervals))))
+
+            noisy_events, events_sd = measure(events, count_sensitivity, full_share * (1 - exposure_share),
+                                              f"event counts of {name}")
+            noisy_exposure, exposure_unit_sd = measure(exposure, exposure_sensitivity, full_share * exposure_share,
+                                                       f"exposure of {name}")
+            if margins_measured:
+                margins = _measure_margins(events, exposure, layout.given[e], name, measure, count_sensitivity,
+                                           exposure_sensitivity, share * margin_share / (n_given + 1),
+                                           exposure_share, days_per_unit)
+            exposure_in_days, exposure_sd = noisy_exposure * days_per_unit, exposure_unit_sd * days_per_unit
+        rate = pooled_rates(noisy_events, exposure_in_days, events_sd, exposure_sd, shrinkage, margins)
         rate[forbidden_cells(layout, e, process, schema)] = 0.0
         out[name] = rate
     return out

@@ -57,6 +57,12 @@ def _interval_of_bin(edges: np.ndarray, bins: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, bins[:-1], side="right") - 1
 
 
+def _by_interval(by_bin: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Values per life-table bin (last axis) summed into the hazard intervals."""
+    starts = np.flatnonzero(np.diff(np.r_[-1, _interval_of_bin(edges, life_table_edges(edges))]))
+    return np.add.reduceat(by_bin, starts, axis=-1)
+
+
 @dataclass(frozen=True)
 class LifeTablePlan:
     """Which event types of a process share one life table, and over which cells.
@@ -208,16 +214,12 @@ def exposure_days(table: np.ndarray, plan: LifeTablePlan, edges: np.ndarray) -> 
     net = table[..., : n_members + 1].sum(axis=-1)
     if plan.delayed_entry:
         net = net - table[..., n_members + 1]
-    bins = life_table_edges(edges)
-    by_bin = net @ _exposure_weights(bins).T
-    return np.add.reduceat(by_bin, np.flatnonzero(np.diff(np.r_[-1, _interval_of_bin(edges, bins)])), axis=-1)
+    return _by_interval(net @ _exposure_weights(life_table_edges(edges)).T, edges)
 
 
 def events_by_interval(table: np.ndarray, plan: LifeTablePlan, member: int, edges: np.ndarray) -> np.ndarray:
     """One member's exits summed from bins to hazard intervals, shape ``(*groups, n_intervals)``."""
-    bins = life_table_edges(edges)
-    starts = np.flatnonzero(np.diff(np.r_[-1, _interval_of_bin(edges, bins)]))
-    return np.add.reduceat(np.asarray(table[..., plan.members.index(member)], dtype=np.float64), starts, axis=-1)
+    return _by_interval(np.asarray(table[..., plan.members.index(member)], dtype=np.float64), edges)
 
 
 def exposure_noise_sd(plan: LifeTablePlan, edges: np.ndarray, count_variance: float) -> np.ndarray:
