@@ -406,6 +406,8 @@ class ExactEventStatistics:
         Recorded events left out (for the data holder only).
     life_tables : dict of str to ndarray
         Per :class:`~bayesgen.events.life_tables.LifeTablePlan` name, its exact life table.
+    n_units : dict of str to int
+        Per process, how many units (rows of its unit table, after bounding) it has.
     """
 
     events: dict[str, np.ndarray]
@@ -413,6 +415,7 @@ class ExactEventStatistics:
     units_per_person: dict[str, int]
     dropped: dict[str, int] = field(default_factory=dict)
     life_tables: dict[str, np.ndarray] = field(default_factory=dict)
+    n_units: dict[str, int] = field(default_factory=dict)
 
     def __add__(self, other: ExactEventStatistics) -> ExactEventStatistics:
         dropped = dict(self.dropped)
@@ -422,7 +425,8 @@ class ExactEventStatistics:
             {k: v + other.events[k] for k, v in self.events.items()},
             {k: v + other.exposure[k] for k, v in self.exposure.items()},
             {k: max(v, other.units_per_person[k]) for k, v in self.units_per_person.items()}, dropped,
-            {k: v + other.life_tables[k] for k, v in self.life_tables.items()})
+            {k: v + other.life_tables[k] for k, v in self.life_tables.items()},
+            {k: v + other.n_units[k] for k, v in self.n_units.items()})
 
 
 def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
@@ -432,7 +436,7 @@ def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
     one partition) can be counted partition by partition and summed before any noise is added.
     """
     horizon = horizon_days(schema)
-    events, exposure, units, dropped, survival_end, life_tables = {}, {}, {}, {}, {}, {}
+    events, exposure, units, dropped, survival_end, life_tables, n_units = {}, {}, {}, {}, {}, {}, {}
     for process in schema.events.processes:
         layout = build_layout(schema, process, structure.events, horizon)
         data = process_data_from_tables(encoded, schema, process, layout.given_variables, survival_end)
@@ -445,7 +449,8 @@ def exact_event_statistics(encoded, schema, structure) -> ExactEventStatistics:
         for plan in life_table_plans(layout, process):
             life_tables[plan.name] = count_life_table(plan, layout, data)
         units[process.name] = encoded.rows_per_person[process.unit]
-    return ExactEventStatistics(events, exposure, units, dropped, life_tables)
+        n_units[process.name] = int(encoded.n_rows[process.unit])
+    return ExactEventStatistics(events, exposure, units, dropped, life_tables, n_units)
 
 
 def fit_event_model(encoded, schema, structure, accountant: PrivacyAccountant, budget: float,

@@ -95,10 +95,12 @@ def sample_events(entry, end, cells, rates, kinds, max_count, history_card, afte
                   edges, key, row_offset, stride, out_type, out_time, out_n, out_end, out_terminal, block):
     """Simulate each unit's events from ``entry`` until a terminal event or ``end``.
 
-    Piecewise-constant competing risks: in each interval the total hazard of the event types still at
-    risk (given the unit's cells and history) sets an exponential waiting time; if it ends inside the
-    interval an event happens, its type chosen in proportion to its hazard; otherwise time moves to the
-    next interval (memorylessness makes this exact).
+    Piecewise-constant competing risks, sampled by inversion of the cumulative hazard: one
+    exponential variate per event is spent across the intervals (each interval uses up its total
+    hazard times its length), so an interval crossed without an event costs no random draw; when
+    the variate runs out inside an interval an event happens there, its type chosen in proportion
+    to its hazard, and a fresh variate starts (memorylessness makes this exact). The hazards change
+    only at interval edges and events, which is where they are looked up.
     """
     n_units = entry.shape[0]
     n_events = kinds.shape[0]
@@ -115,7 +117,8 @@ def sample_events(entry, end, cells, rates, kinds, max_count, history_card, afte
             while j < n_intervals - 1 and t >= edges[j + 1]:
                 j += 1
             position = np.uint64((row_offset + i) * stride)
-            draw = np.uint64(0)
+            remaining = -math.log1p(-_uniform(key, position))
+            draw = np.uint64(1)
             n_out = 0
             terminal = -1
             while t < stop and j < n_intervals:
@@ -127,18 +130,18 @@ def sample_events(entry, end, cells, rates, kinds, max_count, history_card, afte
                         h = _history(e, counts, max_count, after_flat, after_start)
                         hazard[e] = rates[_flat(e, cells[e, i], h, j, rate_start, history_card, n_intervals)]
                         total += hazard[e]
-                if total <= 0.0:
+                used = total * (segment_end - t)
+                if used <= remaining:
+                    remaining -= used
                     t = segment_end
                     j += 1
                     continue
-                u = _uniform(key, position + draw)
-                draw += np.uint64(1)
-                wait = -math.log1p(-u) / total
-                if t + wait >= segment_end:
+                t += remaining / total
+                if t >= segment_end:  # rounding at the edge: the event falls in the next interval
+                    remaining = 0.0
                     t = segment_end
                     j += 1
                     continue
-                t += wait
                 v = _uniform(key, position + draw) * total
                 draw += np.uint64(1)
                 chosen = -1
@@ -156,6 +159,8 @@ def sample_events(entry, end, cells, rates, kinds, max_count, history_card, afte
                 if kinds[chosen] == TERMINAL:
                     terminal = chosen
                     break
+                remaining = -math.log1p(-_uniform(key, position + draw))
+                draw += np.uint64(1)
             out_n[i] = n_out
             out_terminal[i] = terminal
             out_end[i] = t if terminal >= 0 else stop

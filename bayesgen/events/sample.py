@@ -50,8 +50,9 @@ class SampledEvents:
 
 
 def draws_per_unit(layout: EventLayout) -> int:
-    """Uniforms one unit may use: two per event, one per interval crossed, with room to spare."""
-    return int(2 * (layout.n_intervals + int(layout.max_count.sum()) + 2))
+    """Uniforms one unit may use: one exponential variate to start, then two per event (its type and
+    the next variate)."""
+    return int(2 * int(layout.max_count.sum()) + 1)
 
 
 def sample_units(model: EventModel, process: str, codes: dict[str, np.ndarray], origin_day: np.ndarray,

@@ -13,6 +13,12 @@ import pandas as pd
 
 from bayesgen.backends import Executor, get_executor
 from bayesgen.errors import DataValidationError, NotFittedError, SchemaError
+from bayesgen.events.calibrate import (
+    CALIBRATION_SHARE,
+    calibrate_event_rates,
+    calibrated_events,
+    measure_event_totals,
+)
 from bayesgen.events.fit import exact_event_statistics, measure_event_model
 from bayesgen.events.model import EventModel
 from bayesgen.files import resolve_resource
@@ -88,6 +94,11 @@ class Synthesizer:
     sizing_share : float
         With ``prune``, the share of the budget spent on the noisy row counts that size the tables
         (default 0.01).
+    calibrate_events : bool
+        Scale the hazards of event types whose occurrences are table rows (regimens, radiotherapy
+        episodes) so that the model's synthetic data have as many per unit as a separately measured
+        total says (:mod:`bayesgen.events.calibrate`; 5 % of the events budget). Default True; the
+        factors are in ``event_calibration_``.
     rng : int, Generator or None
         Default randomness for :meth:`sample`. DP noise is never seeded.
 
@@ -107,7 +118,7 @@ class Synthesizer:
                  postprocessing: str = "project", shrinkage: float = 1.0, structure_share: float = 0.3,
                  max_parents: int | None = None, constraints=None, events_share: float = 0.35,
                  prune: float | None = DEFAULT_THETA, sizing_share: float = DEFAULT_SIZING_SHARE,
-                 rng: RandomState = None):
+                 calibrate_events: bool = True, rng: RandomState = None):
         self.schema = schema
         self.structure = structure
         self.epsilon = epsilon
@@ -122,6 +133,7 @@ class Synthesizer:
         self.events_share = events_share
         self.prune = prune
         self.sizing_share = sizing_share
+        self.calibrate_events = calibrate_events
         self.rng = rng
 
     # -- fitting --------------------------------------------------------------------------------
@@ -200,7 +212,13 @@ class Synthesizer:
                                     shrinkage=self.shrinkage)
         self.events_ = None
         self.bounding_report_ = exact.bounding_report
+        targets = {}
         if event_statistics is not None:
+            calibrate = self.calibrate_events and bool(calibrated_events(self.schema))
+            if calibrate:
+                totals_budget = events_budget * CALIBRATION_SHARE
+                events_budget -= totals_budget
+                targets = measure_event_totals(event_statistics, self.schema, accountant, totals_budget)
             self.events_ = measure_event_model(event_statistics, self.schema, structure, accountant,
                                                budget=events_budget, shrinkage=self.shrinkage)
             if self.events_.dropped_:
@@ -211,6 +229,8 @@ class Synthesizer:
         self.ledger_ = accountant.ledger()
         self.fallback_rows_ = fitted.fallback_rows
         self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
+        # post-processing: the hazards of events that are table rows, scaled to their measured totals
+        self.event_calibration_ = calibrate_event_rates(self, targets) if targets else {}
         return self
 
     def _check_fitted(self):
@@ -427,7 +447,8 @@ class Synthesizer:
             "settings": {"epsilon": self.epsilon, "delta": self.delta, "privacy": self.privacy,
                          "allocation": self.allocation, "postprocessing": self.postprocessing,
                          "shrinkage": self.shrinkage, "events_share": self.events_share,
-                         "prune": self.prune, "sizing_share": self.sizing_share},
+                         "prune": self.prune, "sizing_share": self.sizing_share,
+                         "calibrate_events": self.calibrate_events},
         })
 
     @classmethod
@@ -446,7 +467,8 @@ class Synthesizer:
                         postprocessing=settings.get("postprocessing", "project"),
                         shrinkage=float(settings.get("shrinkage", 1.0)),
                         events_share=float(settings.get("events_share", 0.35)),
-                        prune=settings.get("prune"), sizing_share=float(settings.get("sizing_share", 0.01)))
+                        prune=settings.get("prune"), sizing_share=float(settings.get("sizing_share", 0.01)),
+                        calibrate_events=bool(settings.get("calibrate_events", True)))
             variables = schema.variables
             cpts = {}
             for node in (n for _, nodes in structure.phases(schema) for n in nodes):

@@ -25,7 +25,13 @@ import numpy as np
 
 from bayesgen.params.allocation import allocate_budget
 from bayesgen.params.counts import family_counts
-from bayesgen.params.cpt import ConditionalTable, constraint_mask, cpt_from_counts, project_to_total
+from bayesgen.params.cpt import (
+    ConditionalTable,
+    constraint_mask,
+    cpt_from_counts,
+    project_to_total,
+    tilt_to_mean,
+)
 from bayesgen.privacy.accountant import PrivacyAccountant
 from bayesgen.privacy.mechanisms import noisy_counts
 from bayesgen.schema.encode import related_rows
@@ -40,15 +46,22 @@ class Family:
     shape: tuple[int, ...]
     rows_of: str
     sensitivity: int
+    complete_counts_only: bool = False  # a count variable fitted on parents followed up long enough
 
     @property
     def n_cells(self) -> int:
         return int(np.prod(self.shape))
 
+    @property
+    def row_set(self) -> str:
+        """The rows counted: ``rows_of``, or its rows with a complete count (a subset, another total)."""
+        return f"{self.rows_of} (complete {self.node})" if self.complete_counts_only else self.rows_of
+
 
 def families(schema, structure) -> list[Family]:
     """The families of ``structure``, in sampling order, with their row tables and sensitivities."""
     variables = schema.variables
+    followed_up = {t.count_variable for t in schema.child_tables if schema.count_follow_up(t) is not None}
     out = []
     for phase, nodes in structure.phases(schema):
         for node in nodes:
@@ -58,7 +71,8 @@ def families(schema, structure) -> list[Family]:
                 rows_of = schema.root_table
             else:
                 rows_of = variables[node].table
-            out.append(Family(node, parents, shape, rows_of, 0))
+            complete_only = node in followed_up and rows_of == variables[node].table
+            out.append(Family(node, parents, shape, rows_of, 0, complete_only))
     return out
 
 
@@ -85,10 +99,15 @@ def aligned_codes(name: str, rows_of: str, encoded, schema) -> np.ndarray:
 def family_data(family: Family, encoded, schema) -> list[np.ndarray]:
     """The code columns (parents then node) aligned on the rows ``family`` counts.
 
-    Of a table with ``fit_rows_per_person``, only each person's first rows are counted.
+    Of a table with ``fit_rows_per_person``, only each person's first rows are counted; of a count
+    variable with a follow-up rule, only the rows with a complete count
+    (:meth:`bayesgen.schema.Schema.count_follow_up`).
     """
     columns = [aligned_codes(name, family.rows_of, encoded, schema) for name in (*family.parents, family.node)]
     mask = getattr(encoded, "fit_mask", {}).get(family.rows_of)
+    if family.complete_counts_only:
+        complete = encoded.count_complete[family.node]
+        mask = complete if mask is None else mask & complete
     return columns if mask is None else [column[mask] for column in columns]
 
 
@@ -118,7 +137,7 @@ def pooled_totals(measured: list[tuple[Family, np.ndarray, float]]) -> dict[str,
     sums: dict[str, list[tuple[float, float]]] = {}
     for family, noisy, variance in measured:
         cell_variance = variance * family.n_cells
-        sums.setdefault(family.rows_of, []).append((float(noisy.sum()), cell_variance))
+        sums.setdefault(family.row_set, []).append((float(noisy.sum()), cell_variance))
     totals = {}
     for rows_of, pairs in sums.items():
         weights = np.array([1.0 / v if v > 0 else np.inf for _, v in pairs])
@@ -307,6 +326,8 @@ def measure_parameters(exact: ExactCounts, schema, structure, accountant: Privac
         if counts.shape != family.shape:
             raise ValueError(f"exact counts of {family.node} have shape {counts.shape}, the family needs {family.shape}")
         parent_text = f" | {', '.join(family.parents)}" if family.parents else ""
+        if family.complete_counts_only:
+            parent_text += f" ({family.rows_of} rows followed up to their last possible row)"
         noisy = noisy_counts(counts.ravel(), sensitivity=family.sensitivity, budget=float(share),
                              accountant=accountant, what=f"counts of {family.node}{parent_text}").reshape(family.shape)
         variance = noise_variance(accountant.entries[-1]) if accountant.is_private else 0.0
@@ -319,10 +340,30 @@ def measure_parameters(exact: ExactCounts, schema, structure, accountant: Privac
         values = noisy.astype(np.float64)
         if postprocessing == "project" and variance > 0:
             values = np.where(mask, values, 0.0)
-            projected = project_to_total(values[mask], totals[family.rows_of])
+            projected = project_to_total(values[mask], totals[family.row_set])
             values = np.zeros(family.shape)
             values[mask] = projected
         cpts[family.node], fallbacks[family.node] = cpt_from_counts(
             family.node, family.parents, values, mask, noise_sd=float(np.sqrt(variance)), shrinkage=shrinkage,
             unbiased_counts=noisy)
+        if variance > 0 and schema.variables[family.node].count_of is not None:
+            cpts[family.node] = _count_mean_restored(cpts[family.node], noisy)
     return FittedParameters(cpts, fallbacks)
+
+
+def _count_mean_restored(table: ConditionalTable, noisy: np.ndarray) -> ConditionalTable:
+    """A count variable's CPT tilted so that its mean count is that of its raw noisy counts.
+
+    The raw counts' mean (sum of k times the noisy count of k, over their sum) is unbiased; the
+    post-processed CPT's is pulled towards the middle of the range (:func:`tilt_to_mean`). Rows are
+    weighted by their noisy totals, the measured distribution of the parents.
+    """
+    raw = noisy.astype(np.float64)
+    by_state = raw.reshape(-1, raw.shape[-1]).sum(axis=0)
+    total = by_state.sum()
+    if total <= 0:
+        return table
+    target = float((np.arange(raw.shape[-1]) * by_state).sum() / total)
+    target = min(max(target, 0.0), raw.shape[-1] - 1.0)
+    tilted = tilt_to_mean(table.probabilities, raw.sum(axis=-1), target)
+    return ConditionalTable(table.node, table.parents, tilted)

@@ -129,7 +129,8 @@ def prune_to_noise(structure: Structure, schema, exact: ExactCounts, accountant:
     # every family over a table counts the same rows: the first one's total is the table's
     first = {}
     for family in all_families:
-        first.setdefault(family.rows_of, family)
+        if not family.complete_counts_only:  # those count a subset of their table's rows
+            first.setdefault(family.rows_of, family)
     tables = list(first)
     sensitivity = {t: family.sensitivity for t, family in first.items()}
     totals = np.array([int(exact.counts[family.node].sum()) for family in first.values()])

@@ -45,6 +45,10 @@ class EncodedData:
     fit_mask : dict of str to ndarray
         Per table with a ``fit_rows_per_person`` below its row bound: which kept rows enter the
         counts of its conditional tables (a person's first rows). Other tables: all rows.
+    count_complete : dict of str to ndarray
+        Per count variable with a follow-up rule (:meth:`Schema.count_follow_up`): which parent rows
+        have a complete count (followed up long enough that no child row can have been cut). Only
+        these enter the count variable's own conditional table.
     rows_per_person : dict of str to int
         The most rows one person contributes to each table after bounding.
     bounding_report : dict of str to int
@@ -63,6 +67,7 @@ class EncodedData:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     person_row: dict[str, np.ndarray] = field(default_factory=dict)
     fit_mask: dict[str, np.ndarray] = field(default_factory=dict)
+    count_complete: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _may_be_empty(tables, schema: Schema, table) -> bool:
@@ -309,7 +314,26 @@ def encode_tables(tables, schema: Schema) -> EncodedData:
     _encode_columns(root_kept, root, codes, kept_frames, links, schema)
     return EncodedData(codes=codes, n_rows=n_rows, parent_row=parent_row, index_row=index_row,
                        rows_per_person=rows_per_person, bounding_report=report, frames=kept_frames,
-                       person_row=person_row, fit_mask=fit_mask)
+                       person_row=person_row, fit_mask=fit_mask,
+                       count_complete=_complete_counts(schema, kept_frames, person_row))
+
+
+def _complete_counts(schema: Schema, frames: dict, person_row: dict) -> dict[str, np.ndarray]:
+    """Per count variable with a follow-up rule, whether each parent row's count is complete (its
+    anchor date plus the longest span of its rows is on or before its person's end of follow-up; a
+    missing date counts as incomplete). See :meth:`Schema.count_follow_up`."""
+    out = {}
+    for table in schema.child_tables:
+        rule = schema.count_follow_up(table)
+        if rule is None:
+            continue
+        anchor_column, end_column, span = rule
+        parent = table.parent.table
+        anchor = _day_numbers(frames[parent][anchor_column])
+        end = _day_numbers(frames[schema.root_table][end_column])[person_row[parent]]
+        with np.errstate(invalid="ignore"):
+            out[table.count_variable] = anchor + span <= end
+    return out
 
 
 def index_rows(parent: np.ndarray, n_parent: int) -> np.ndarray:

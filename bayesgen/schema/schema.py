@@ -185,6 +185,46 @@ class Schema:
         declared = self.tables[name].fit_rows_per_person
         return min(bound, declared) if declared else bound
 
+    def count_follow_up(self, table: Table) -> tuple[str, str, int] | None:
+        """When a parent row's count of ``table`` rows is known to be complete, or None if always.
+
+        A child table whose rows per parent are a model variable (``count_variable``), dated from the
+        parent (its first ``order_by`` column is a date relative to the parent) and cut at the end of
+        a patient's follow-up (``ends_with``) has, for parents near that end, fewer rows than were
+        planned: the rows that would have come later were never recorded. The sampler cuts the
+        synthetic rows at the synthetic end of follow-up in the same way, so the count variable must
+        be fitted on parents whose rows could not have been cut (else the cut is applied twice).
+        A parent is complete when its anchor date plus the longest span its rows can take (the
+        largest declared offset, times the row bound for chained dates) is on or before the end.
+
+        Returns
+        -------
+        (anchor column, end column, span in days) or None
+            The anchor is a column of the parent table, the end a column of the root table.
+
+        Examples
+        --------
+        >>> schema = Schema.load("schemas/simulacrum_v2.yaml")
+        >>> schema.count_follow_up(schema.tables["SIM_SACT_CYCLE"])   # 8 cycles, each at most 91 days on
+        ('START_DATE_OF_REGIMEN', 'VITALSTATUSDATE', 728)
+        >>> schema.count_follow_up(schema.tables["SIM_AV_TUMOUR"]) is None
+        True
+        """
+        if not (table.count_variable and table.ends_with and table.order_by and self.events is not None):
+            return None
+        process = next((p for p in self.events.processes if p.name == table.ends_with), None)
+        if process is None or process.unit != self.root_table or not process.terminal or not process.date:
+            return None
+        column = table.column(table.order_by[0])
+        if column.type != "date" or not column.relative_to:
+            return None
+        anchor_table, anchor_column = self.anchor_of(table, column)
+        if anchor_table != table.parent.table:
+            return None
+        longest_offset = int(column.bins[-1]) - 1
+        span = longest_offset * (table.max_rows_per_parent if column.chained else 1)
+        return anchor_column, process.date, span
+
     def event_driven(self, name: str) -> bool:
         """Whether ``name`` or one of its ancestors gets its rows from the time-to-event module."""
         return any(self.tables[t].rows_from_event for t in (name, *self.ancestors(name)))
