@@ -98,7 +98,7 @@ class Synthesizer:
         Scale the hazards of event types whose occurrences are table rows (regimens, radiotherapy
         episodes) so that the model's synthetic data have as many per unit as a separately measured
         total says (:mod:`bayesgen.events.calibrate`; 5 % of the events budget). Default True; the
-        factors are in ``event_calibration_``.
+        measured occurrences per unit are in ``event_targets_``, the factors in ``event_calibration_``.
     rng : int, Generator or None
         Default randomness for :meth:`sample`. DP noise is never seeded.
 
@@ -230,6 +230,7 @@ class Synthesizer:
         self.fallback_rows_ = fitted.fallback_rows
         self._plan = RegistryPlan.compile(self.schema, structure, self.cpts_)
         # post-processing: the hazards of events that are table rows, scaled to their measured totals
+        self.event_targets_ = targets
         self.event_calibration_ = calibrate_event_rates(self, targets) if targets else {}
         return self
 
