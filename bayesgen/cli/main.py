@@ -444,7 +444,8 @@ def _with_tier_names(structure, source):
     tiers = tuple(Tier(names.get(frozenset(t.nodes), t.name), t.nodes) for t in structure.tiers)
     if len({t.name for t in tiers}) != len(tiers):
         return structure
-    return Structure(structure.nodes, structure.edges, tiers, structure.reasons, structure.schema_name)
+    return Structure(structure.nodes, structure.edges, tiers, structure.reasons, structure.schema_name,
+                     structure.events, dict(structure.budget_weights))
 
 
 def run_structure_show(args) -> None:

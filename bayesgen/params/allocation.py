@@ -35,8 +35,9 @@ ALLOCATIONS = ("uniform", "size")
 
 
 def allocate_budget(total: float, cells: list[int], sensitivities: list[float], method: str = "uniform",
-                    definition: str = "pure") -> np.ndarray:
-    """Split ``total`` between families.
+                    definition: str = "pure", weights: list[float] | None = None) -> np.ndarray:
+    """Split ``total`` between families, each share times its weight (the structure's
+    ``budget_weights``; default 1).
 
     Examples
     --------
@@ -45,9 +46,12 @@ def allocate_budget(total: float, cells: list[int], sensitivities: list[float], 
     >>> shares = allocate_budget(1.0, [100, 1], [1, 1], "size")
     >>> bool(shares[0] > shares[1]) and bool(np.isclose(shares.sum(), 1.0))
     True
+    >>> allocate_budget(1.0, [10, 10, 10], [1, 1, 1], "uniform", weights=[2, 1, 1]).tolist()
+    [0.5, 0.25, 0.25]
     """
     if method not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {method!r}")
+    extra_weights = weights
     size = np.asarray(cells, dtype=np.float64) * np.asarray(sensitivities, dtype=np.float64)
     if method == "uniform":
         weights = np.ones_like(size)
@@ -55,6 +59,8 @@ def allocate_budget(total: float, cells: list[int], sensitivities: list[float], 
         weights = np.sqrt(size)
     else:
         weights = size ** (2.0 / 3.0)
+    if extra_weights is not None:
+        weights = weights * np.asarray(extra_weights, dtype=np.float64)
     shares = total * weights / weights.sum()
     # floating point: never hand out more than the total
     excess = shares.sum() - total

@@ -317,7 +317,8 @@ def measure_parameters(exact: ExactCounts, schema, structure, accountant: Privac
     if accountant.is_private:
         total = accountant.remaining if budget is None else budget
         shares = allocate_budget(total, [f.n_cells for f in all_families], [f.sensitivity for f in all_families],
-                                 allocation, accountant.definition)
+                                 allocation, accountant.definition,
+                                 weights=[structure.budget_weights.get(f.node, 1.0) for f in all_families])
     else:
         shares = np.full(len(all_families), np.inf)
     measured = []

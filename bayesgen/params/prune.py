@@ -142,7 +142,8 @@ def prune_to_noise(structure: Structure, schema, exact: ExactCounts, accountant:
                          what="rows per table (to size the conditional tables)")
     noisy_rows = {t: float(max(v, 1)) for t, v in zip(tables, noisy, strict=True)}
     shares = allocate_budget(parameters_budget, [f.n_cells for f in all_families],
-                             [f.sensitivity for f in all_families], allocation, accountant.definition)
+                             [f.sensitivity for f in all_families], allocation, accountant.definition,
+                             weights=[structure.budget_weights.get(f.node, 1.0) for f in all_families])
     required = required_edges(schema)
     variables = schema.variables
     dropped, limits, counts = [], {}, dict(exact.counts)

@@ -244,3 +244,27 @@ def test_dag_only_conversion_without_cpts():
     network = structure.to_pgmpy()
     assert sorted(network.nodes()) == ["A", "B", "C", "D"]
     assert Structure.from_pgmpy(network).graph.edges == structure.graph.edges
+
+
+def test_budget_weights_are_read_validated_written_and_used():
+    import bayesgen as bg
+    from bayesgen.errors import StructureError
+    from bayesgen.params.fit import exact_family_counts, measure_parameters
+    from bayesgen.privacy import PrivacyAccountant
+    from bayesgen.schema.encode import encode_tables
+
+    body = bg.Structure.load("structures/gbsg2.yaml").to_dict()
+    body["budget_weights"] = {"age": 3}
+    structure = bg.Structure.from_dict(body)
+    assert structure.budget_weights == {"age": 3}
+    assert bg.Structure.from_dict(structure.to_dict()).budget_weights == {"age": 3}
+    for bad in ({"nope": 2}, {"age": 0}, {"age": "x"}):
+        with pytest.raises(StructureError, match="budget_weights"):
+            bg.Structure.from_dict({**body, "budget_weights": bad})
+    schema = bg.Schema.load("schemas/gbsg2.yaml")
+    exact = exact_family_counts(encode_tables(bg.datasets.load_gbsg2(), schema), schema, structure)
+    accountant = PrivacyAccountant(1.0)
+    measure_parameters(exact, schema, structure, accountant, budget=0.5)
+    costs = {e.what.split(" | ")[0]: e.cost for e in accountant.entries}
+    others = [c for w, c in costs.items() if w != "counts of age"]
+    assert costs["counts of age"] == pytest.approx(3 * others[0]) and all(c == pytest.approx(others[0]) for c in others)
