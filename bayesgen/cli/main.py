@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -436,7 +437,7 @@ def run_structure_learn(args) -> None:
 
 def _with_tier_names(structure, source):
     """``structure`` with the tier names of ``source`` where their nodes match (the learner numbers tiers)."""
-    from bayesgen.structure.structure import Structure, Tier
+    from bayesgen.structure.structure import Tier
 
     if source is None:
         return structure
@@ -444,8 +445,7 @@ def _with_tier_names(structure, source):
     tiers = tuple(Tier(names.get(frozenset(t.nodes), t.name), t.nodes) for t in structure.tiers)
     if len({t.name for t in tiers}) != len(tiers):
         return structure
-    return Structure(structure.nodes, structure.edges, tiers, structure.reasons, structure.schema_name,
-                     structure.events, dict(structure.budget_weights))
+    return dataclasses.replace(structure, tiers=tiers)
 
 
 def run_structure_show(args) -> None:

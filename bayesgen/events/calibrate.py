@@ -15,13 +15,12 @@ hazard by one factor keeps its shape over time and its contrasts between groups.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from bayesgen.privacy.accountant import PrivacyAccountant
-from bayesgen.privacy.mechanisms import noisy_counts
+from bayesgen.privacy.mechanisms import noisy_counts, vector_sensitivity
 
 # Of the events budget, the share spent on the totals (a vector of a few counts: cheap).
 CALIBRATION_SHARE = 0.05
@@ -89,11 +88,8 @@ def measure_event_totals(statistics, schema, accountant: PrivacyAccountant, budg
              [int(statistics.events[e.name].sum()) for e in events]
     per_person = [statistics.units_per_person[process_of_unit[u]] for u in units] + \
                  [statistics.units_per_person[e.process] * e.max_count for e in events]
-    if accountant.definition == "pure":
-        sensitivity = sum(per_person)
-    else:
-        sensitivity = math.ceil(math.sqrt(sum(s * s for s in per_person)))
-    noisy = noisy_counts(np.asarray(values, dtype=np.int64), sensitivity=int(sensitivity), budget=budget,
+    sensitivity = vector_sensitivity(per_person, accountant.definition)
+    noisy = noisy_counts(np.asarray(values, dtype=np.int64), sensitivity=sensitivity, budget=budget,
                          accountant=accountant,
                          what=f"totals of {', '.join(e.name for e in events)} and rows of {', '.join(units)} "
                               "(to calibrate the event rates)")

@@ -214,10 +214,10 @@ class Synthesizer:
         self.bounding_report_ = exact.bounding_report
         targets = {}
         if event_statistics is not None:
-            calibrate = self.calibrate_events and bool(calibrated_events(self.schema))
-            if calibrate:
-                totals_budget = events_budget * CALIBRATION_SHARE
-                events_budget -= totals_budget
+            if self.calibrate_events and calibrated_events(self.schema):
+                totals_budget = events_budget * CALIBRATION_SHARE if accountant.is_private else math.inf
+                if accountant.is_private:
+                    events_budget -= totals_budget
                 targets = measure_event_totals(event_statistics, self.schema, accountant, totals_budget)
             self.events_ = measure_event_model(event_statistics, self.schema, structure, accountant,
                                                budget=events_budget, shrinkage=self.shrinkage)

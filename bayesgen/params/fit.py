@@ -365,6 +365,5 @@ def _count_mean_restored(table: ConditionalTable, noisy: np.ndarray) -> Conditio
     if total <= 0:
         return table
     target = float((np.arange(raw.shape[-1]) * by_state).sum() / total)
-    target = min(max(target, 0.0), raw.shape[-1] - 1.0)
     tilted = tilt_to_mean(table.probabilities, raw.sum(axis=-1), target)
     return ConditionalTable(table.node, table.parents, tilted)

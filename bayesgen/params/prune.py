@@ -30,7 +30,7 @@ import numpy as np
 from bayesgen.params.allocation import allocate_budget
 from bayesgen.params.fit import ExactCounts, measured_families
 from bayesgen.privacy.accountant import PrivacyAccountant
-from bayesgen.privacy.mechanisms import noisy_counts
+from bayesgen.privacy.mechanisms import noisy_counts, vector_sensitivity
 from bayesgen.structure.structure import Structure
 
 DEFAULT_THETA = 4.0
@@ -134,11 +134,9 @@ def prune_to_noise(structure: Structure, schema, exact: ExactCounts, accountant:
     tables = list(first)
     sensitivity = {t: family.sensitivity for t, family in first.items()}
     totals = np.array([int(exact.counts[family.node].sum()) for family in first.values()])
-    if accountant.definition == "pure":  # one person changes table t's count by at most its sensitivity
-        vector_sensitivity = sum(sensitivity[t] for t in tables)
-    else:
-        vector_sensitivity = math.ceil(math.sqrt(sum(sensitivity[t] ** 2 for t in tables)))
-    noisy = noisy_counts(totals, sensitivity=int(vector_sensitivity), budget=sizing_budget, accountant=accountant,
+    # one person changes table t's count by at most its sensitivity
+    sizing_sensitivity = vector_sensitivity([sensitivity[t] for t in tables], accountant.definition)
+    noisy = noisy_counts(totals, sensitivity=sizing_sensitivity, budget=sizing_budget, accountant=accountant,
                          what="rows per table (to size the conditional tables)")
     noisy_rows = {t: float(max(v, 1)) for t, v in zip(tables, noisy, strict=True)}
     shares = allocate_budget(parameters_budget, [f.n_cells for f in all_families],

@@ -34,6 +34,20 @@ def _scale_for(cost_of, target: float, scale: float) -> float:
     raise RuntimeError("could not calibrate noise scale")  # pragma: no cover
 
 
+def vector_sensitivity(per_person: list[int], definition: str) -> int:
+    """Sensitivity of a vector whose entry ``i`` one person changes by at most ``per_person[i]``: their
+    sum (L1, pure DP) or the root of their squares rounded up (L2, zCDP; the mechanisms take integers).
+
+    Examples
+    --------
+    >>> vector_sensitivity([1, 4, 3], "pure"), vector_sensitivity([1, 4, 3], "zcdp")
+    (8, 6)
+    """
+    if definition == "pure":
+        return int(sum(per_person))
+    return math.ceil(math.sqrt(sum(s * s for s in per_person)))
+
+
 def laplace_measurement(scale: float):
     dp = opendp()
     space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")

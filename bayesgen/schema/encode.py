@@ -322,15 +322,17 @@ def _complete_counts(schema: Schema, frames: dict, person_row: dict) -> dict[str
     """Per count variable with a follow-up rule, whether each parent row's count is complete (its
     anchor date plus the longest span of its rows is on or before its person's end of follow-up; a
     missing date counts as incomplete). See :meth:`Schema.count_follow_up`."""
-    out = {}
+    out, ends = {}, {}
     for table in schema.child_tables:
         rule = schema.count_follow_up(table)
         if rule is None:
             continue
         anchor_column, end_column, span = rule
+        if end_column not in ends:
+            ends[end_column] = _day_numbers(frames[schema.root_table][end_column])
         parent = table.parent.table
         anchor = _day_numbers(frames[parent][anchor_column])
-        end = _day_numbers(frames[schema.root_table][end_column])[person_row[parent]]
+        end = ends[end_column][person_row[parent]]
         with np.errstate(invalid="ignore"):
             out[table.count_variable] = anchor + span <= end
     return out
